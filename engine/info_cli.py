@@ -1,0 +1,27 @@
+"""``vocalex info [MODEL]``: print a model's self-description."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="print a model's metadata (STFT profile, target, version, data, licence)")
+    p.add_argument("model", nargs="?", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from .model import read_profile, resolve_model_path
+
+    path = resolve_model_path(args.model)
+    profile = read_profile(path)
+    info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe()}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0

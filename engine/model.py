@@ -1,0 +1,216 @@
+"""The model contract: a self-describing ONNX file and the session that runs it.
+
+A vocalex model is an ONNX graph with
+
+* one input ``magnitude`` of shape (batch, 1, n_bins, n_frames), float32: the
+  linear STFT magnitude of the lowest ``n_bins`` bins of ``n_frames`` frames;
+* one output ``mask`` (or ``magnitude``, see ``output``) of the same shape;
+* metadata (``metadata_props``) under the keys in :data:`REQUIRED_KEYS`,
+  prefixed with ``vocalex.``, from which the engine configures its STFT.
+
+A file that lacks any of it is refused with :class:`ModelError`: the engine
+never guesses an STFT profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError, UsageError
+
+METADATA_PREFIX = "vocalex."
+INPUT_NAME = "magnitude"
+OUTPUT_NAMES = ("mask", "magnitude_out")
+FORMAT_VERSION = "1"
+WINDOWS = ("hann",)
+OUTPUT_KINDS = ("mask", "magnitude")
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Everything the engine needs to know about a model, read from its metadata."""
+
+    sample_rate: int          # Hz, the rate the model's STFT runs at
+    n_fft: int                # STFT window length in samples
+    hop_length: int           # STFT hop in samples
+    window: str               # analysis/synthesis window, "hann" (periodic)
+    n_bins: int               # input bins (lowest n_bins of n_fft // 2 + 1); the mask is extended above
+    n_frames: int             # frames per model window (128)
+    output: str               # "mask" (in [0, 1]) or "magnitude" (target magnitude)
+    target: str               # "vocals"
+    model_version: str
+    training_data: str        # what it was trained on, with that data's licence
+    licence: str              # licence of the weights
+    format_version: str = FORMAT_VERSION
+
+    def __post_init__(self):
+        problems = []
+        if self.sample_rate <= 0:
+            problems.append("sample_rate must be positive")
+        if self.n_fft <= 0 or self.n_fft % 2:
+            problems.append("n_fft must be a positive even number")
+        if not 0 < self.hop_length <= self.n_fft:
+            problems.append("hop_length must be in 1..n_fft")
+        if self.window not in WINDOWS:
+            problems.append(f"window must be one of {WINDOWS}")
+        if not 0 < self.n_bins <= self.n_fft // 2 + 1:
+            problems.append("n_bins must be in 1..n_fft//2+1")
+        if self.n_frames <= 0:
+            problems.append("n_frames must be positive")
+        if self.output not in OUTPUT_KINDS:
+            problems.append(f"output must be one of {OUTPUT_KINDS}")
+        if problems:
+            raise ModelError("invalid model profile: " + "; ".join(problems))
+
+    @property
+    def n_freqs(self) -> int:
+        """Bins of the full one-sided spectrum, n_fft // 2 + 1."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def window_seconds(self) -> float:
+        """Audio covered by one model window of n_frames frames."""
+        return ((self.n_frames - 1) * self.hop_length + self.n_fft) / self.sample_rate
+
+    def to_metadata(self) -> dict[str, str]:
+        """The ``vocalex.*`` metadata_props entries that describe this profile."""
+        return {METADATA_PREFIX + f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], source: str = "model") -> "ModelProfile":
+        """Parse the ``vocalex.*`` entries; :class:`ModelError` names what is missing."""
+        missing = [f.name for f in fields(cls) if METADATA_PREFIX + f.name not in meta]
+        if missing:
+            raise ModelError(
+                f"{source} is not a vocalex model: its metadata lacks "
+                + ", ".join(METADATA_PREFIX + m for m in missing)
+            )
+        values = {}
+        for f in fields(cls):
+            raw = meta[METADATA_PREFIX + f.name]
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ModelError(f"{source}: metadata {METADATA_PREFIX}{f.name}={raw!r} is not an integer") from None
+            else:
+                values[f.name] = raw
+        if values["format_version"] != FORMAT_VERSION:
+            raise ModelError(
+                f"{source}: model format {values['format_version']} is not supported (this vocalex reads {FORMAT_VERSION})"
+            )
+        return cls(**values)
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        d["window_seconds"] = round(self.window_seconds, 4)
+        return d
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package."""
+    return Path(str(resources.files("vocalex.engine") / "assets" / "default.onnx"))
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    path = default_model_path() if model is None else Path(model)
+    if not path.exists():
+        if model is None:
+            raise ModelError(f"the bundled default model is missing at {path}; reinstall vocalex")
+        raise ModelError(f"model file not found: {path}")
+    if path.is_dir():
+        raise ModelError(f"model path is a folder, not an ONNX file: {path}")
+    return path
+
+
+def read_profile(model: str | os.PathLike | None) -> ModelProfile:
+    """Read a model's profile from its metadata without starting an inference session."""
+    import onnx
+
+    path = resolve_model_path(model)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, ValueError, ... for foreign files
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    return ModelProfile.from_metadata(meta, source=str(path))
+
+
+class OnnxModel:
+    """An ONNX Runtime session for a vocalex model, configured from its metadata.
+
+    ``run(magnitude)`` takes float32 (batch, n_bins, n_frames) and returns the
+    mask of the same shape (a "magnitude" model's output is turned into a mask
+    by dividing by the input magnitude).
+    """
+
+    def __init__(self, path: Path, session, profile: ModelProfile, provider: str):
+        self.path = path
+        self.session = session
+        self.profile = profile
+        self.provider = provider
+        self._output_name = session.get_outputs()[0].name
+
+    @classmethod
+    def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None) -> "OnnxModel":
+        if provider not in PROVIDERS:
+            raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+        if threads is not None and threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {threads}")
+        import onnxruntime as ort
+
+        path = resolve_model_path(model)
+        ort_provider = PROVIDERS[provider]
+        if ort_provider not in ort.get_available_providers():
+            raise UsageError(
+                f"provider {provider!r} is not available in this onnxruntime "
+                f"(available: {', '.join(ort.get_available_providers())}); install onnxruntime-gpu for cuda"
+            )
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=[ort_provider])
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
+        meta = session.get_modelmeta().custom_metadata_map
+        profile = ModelProfile.from_metadata(meta, source=str(path))
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+            raise ModelError(f"{path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}")
+        if len(outputs) != 1:
+            raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
+        shape = inputs[0].shape
+        if len(shape) != 4 or shape[2] != profile.n_bins or shape[3] != profile.n_frames:
+            raise ModelError(
+                f"{path}: input shape {shape} does not match metadata (batch, 1, {profile.n_bins}, {profile.n_frames})"
+            )
+        return cls(path, session, profile, provider)
+
+    def run(self, magnitude: np.ndarray) -> np.ndarray:
+        """magnitude: float32 (batch, n_bins, n_frames) -> mask float32 (batch, n_bins, n_frames)."""
+        x = np.ascontiguousarray(magnitude, dtype=np.float32)[:, None]
+        y = self.session.run([self._output_name], {INPUT_NAME: x})[0][:, 0]
+        if self.profile.output == "magnitude":
+            y = np.clip(y / np.maximum(x[:, 0], 1e-8), 0.0, 1.0)
+        return y
+
+    def describe(self) -> dict:
+        d = self.profile.describe()
+        d["path"] = str(self.path)
+        d["provider"] = self.provider
+        return d
+
+
+def profile_json(profile: ModelProfile) -> str:
+    return json.dumps(profile.describe(), indent=2)

@@ -1,0 +1,154 @@
+"""Export a trained U-Net to the ONNX model contract of vocalex.engine.model.
+
+The export is a gate that can fail: the ONNX checker runs, then ONNX Runtime
+and PyTorch are compared on random magnitudes and on the golden input, and a
+max abs error above ``tolerance`` raises :class:`ExportError`. The golden
+input/output pair is written next to the model (``<model>.golden.npz``) so a
+later load can be checked against it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vocalex.engine.errors import VocalexError
+from vocalex.engine.model import INPUT_NAME, ModelProfile
+
+OUTPUT_NAME = "mask"
+OPSET = 17
+
+
+class ExportError(VocalexError):
+    """The exported graph does not reproduce the PyTorch model."""
+
+    exit_code = 9
+
+
+def golden_path(model_path: str | os.PathLike) -> Path:
+    p = Path(model_path)
+    return p.with_name(p.name + ".golden.npz") if p.suffix != ".onnx" else p.with_suffix(".golden.npz")
+
+
+def _golden_input(profile: ModelProfile, seed: int = 1234) -> np.ndarray:
+    # Music-like magnitudes: mostly small, heavy-tailed; fixed seed so it is reproducible.
+    rng = np.random.default_rng(seed)
+    return (rng.exponential(0.05, size=(2, 1, profile.n_bins, profile.n_frames)) ** 2).astype(np.float32)
+
+
+def _weights_to_fp16(model_proto):
+    """Store float32 initializers as float16 and upcast them in the graph (halves the file)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model_proto.graph
+    new_inits, casts = [], []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < 16:
+            new_inits.append(init)
+            continue
+        arr = numpy_helper.to_array(init).astype(np.float16)
+        half_name = init.name + "__fp16"
+        new_inits.append(numpy_helper.from_array(arr, half_name))
+        casts.append(helper.make_node("Cast", [half_name], [init.name], to=TensorProto.FLOAT, name=init.name + "__upcast"))
+    del graph.initializer[:]
+    graph.initializer.extend(new_inits)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.checker.check_model(model_proto)
+    return model_proto
+
+
+def export_onnx(
+    module,
+    profile: ModelProfile,
+    path: str | os.PathLike,
+    *,
+    fp16_weights: bool = False,
+    tolerance: float = 1e-4,
+    write_golden: bool = True,
+) -> dict:
+    """Export ``module`` (eval mode is set here) to ``path`` and verify it.
+
+    Returns a report dict with the max abs error. Raises ExportError on mismatch;
+    the output file is only put in place after verification passed.
+    """
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    module = module.eval()
+    path = Path(path)
+    golden_in = _golden_input(profile)
+    example = torch.from_numpy(golden_in[:1])
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                module,
+                (example,),
+                tmp,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        proto = onnx.load(tmp)
+        if fp16_weights:
+            proto = _weights_to_fp16(proto)
+        for key, value in profile.to_metadata().items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+
+        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        rng = np.random.default_rng(0)
+        checks = [golden_in, rng.random((3, 1, profile.n_bins, profile.n_frames), dtype=np.float32) * 4]
+        if fp16_weights:
+            # Compare against the torch model with the same fp16-rounded weights.
+            with torch.no_grad():
+                for p in module.parameters():
+                    p.copy_(p.half().float())
+        max_err = 0.0
+        golden_out = None
+        for x in checks:
+            with torch.no_grad():
+                ref = module(torch.from_numpy(x)).numpy()
+            got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+            max_err = max(max_err, float(np.max(np.abs(ref - got))))
+            if golden_out is None:
+                golden_out = got
+        if not np.isfinite(max_err) or max_err > tolerance:
+            raise ExportError(f"ONNX Runtime disagrees with PyTorch: max abs error {max_err:.3g} > {tolerance:g}")
+        os.replace(tmp, path)
+        tmp = None
+        if write_golden:
+            np.savez_compressed(golden_path(path), input=golden_in, output=golden_out)
+        return {"path": str(path), "max_abs_error": max_err, "bytes": path.stat().st_size}
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def profile_for(stft, *, model_version: str, training_data: str, licence: str, output: str = "mask") -> ModelProfile:
+    """Build the engine's ModelProfile from a training StftProfile."""
+    return ModelProfile(
+        sample_rate=stft.sample_rate,
+        n_fft=stft.n_fft,
+        hop_length=stft.hop_length,
+        window=stft.window,
+        n_bins=stft.n_bins,
+        n_frames=stft.n_frames,
+        output=output,
+        target="vocals",
+        model_version=model_version,
+        training_data=training_data,
+        licence=licence,
+    )

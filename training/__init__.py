@@ -1,0 +1,1 @@
+"""vocalex.training: the U-Net, data loaders and the training loop (needs torch)."""
