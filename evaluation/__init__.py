@@ -1,0 +1,1 @@
+"""vocalex.evaluation: metrics, baselines, `vocalex eval`, `vocalex bench`, `vocalex plot`."""
