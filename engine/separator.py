@@ -1,0 +1,154 @@
+"""The Python API: ``Separator.load(...)``, ``.separate(audio, rate)``, ``.stream(rate, channels)``.
+
+Audio layout is soundfile's: float (frames, channels), or (frames,) for mono.
+Every result is time-aligned with the input (latency removed), has its exact
+length, and vocals + accompaniment equals the input (to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .errors import InvalidSamplesError, UsageError
+from .model import ModelProfile, OnnxModel
+from .offline import offline_stream
+from .stream import StreamSeparator
+
+MODES = ("offline", "stream")
+DEFAULT_MODE = "offline"
+DEFAULT_STRIDE = 4      # frames between model calls in stream mode
+DEFAULT_LOOKAHEAD = 0   # frames of look-ahead in stream mode
+BLOCK_FRAMES = 65536    # host samples per internal block in separate()
+
+
+def lookahead_frames(ms: float, profile: ModelProfile) -> int:
+    """Look-ahead of at least ``ms`` milliseconds, in whole STFT frames of the model."""
+    if not math.isfinite(ms) or ms < 0:
+        raise UsageError(f"lookahead must be a non-negative number of milliseconds, got {ms}")
+    return math.ceil(round(ms * profile.sample_rate / (1000.0 * profile.hop_length), 9))
+
+
+def parse_lookahead(text: str, profile: ModelProfile) -> int:
+    """'3' (frames) or '20ms' (milliseconds, rounded up to frames) -> frames."""
+    t = str(text).strip().lower()
+    try:
+        if t.endswith("ms"):
+            return lookahead_frames(float(t[:-2]), profile)
+        return int(t)
+    except ValueError:
+        raise UsageError(f"lookahead must be frames (e.g. 3) or milliseconds (e.g. 20ms), got {text!r}") from None
+
+
+def check_finite(block: np.ndarray, where: str = "audio") -> None:
+    """Raise InvalidSamplesError if a float block holds NaN or Inf."""
+    if not np.isfinite(block).all():
+        raise InvalidSamplesError(f"{where} contains NaN or Inf samples")
+
+
+def separate_blocks(
+    model: OnnxModel,
+    blocks: Iterable[np.ndarray],
+    sample_rate: int,
+    channels: int,
+    mode: str = DEFAULT_MODE,
+    stride: int = DEFAULT_STRIDE,
+    lookahead: int = DEFAULT_LOOKAHEAD,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Separate a sequence of float (n, channels) blocks; yields aligned (vocals, accompaniment) blocks.
+
+    The yielded blocks are float32 (m, channels); their total length equals the
+    total input length and sample i of the output belongs to sample i of the
+    input. Only the stream's fixed-size state is held: memory does not grow
+    with the input length.
+    """
+    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead)
+    to_drop = stream.latency
+    total_in = 0
+    total_out = 0
+
+    def emit(out, limit=None):
+        nonlocal to_drop, total_out
+        v, a = out["vocals"], out["accompaniment"]
+        if to_drop:
+            k = min(to_drop, len(v))
+            v, a, to_drop = v[k:], a[k:], to_drop - k
+        if limit is not None:
+            v, a = v[: limit - total_out], a[: limit - total_out]
+        total_out += len(v)
+        return v, a
+
+    for block in blocks:
+        total_in += len(block)
+        v, a = emit(stream.process(block))
+        if len(v):
+            yield v, a
+    v, a = emit(stream.flush(), limit=total_in)
+    if len(v):
+        yield v, a
+    assert total_out == total_in, (total_out, total_in)
+
+
+def make_stream(model, sample_rate, channels, mode, stride=DEFAULT_STRIDE, lookahead=DEFAULT_LOOKAHEAD) -> StreamSeparator:
+    if mode == "stream":
+        return StreamSeparator(model, sample_rate, channels, stride, lookahead)
+    if mode == "offline":
+        return offline_stream(model, sample_rate, channels)
+    raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+
+
+class Separator:
+    """A loaded model plus the ways to run it. Create with :meth:`Separator.load`."""
+
+    def __init__(self, model: OnnxModel):
+        self.model = model
+
+    @classmethod
+    def load(cls, model=None, provider: str = "cpu", threads: int | None = None) -> "Separator":
+        """model: path to a vocalex ONNX file, or None for the bundled default."""
+        return cls(OnnxModel.load(model, provider=provider, threads=threads))
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self.model.profile
+
+    def separate(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        mode: str = DEFAULT_MODE,
+        stride: int = DEFAULT_STRIDE,
+        lookahead: int = DEFAULT_LOOKAHEAD,
+    ) -> dict:
+        """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
+
+        ``mode="stream"`` gives exactly what the live path outputs for this
+        stride / lookahead (latency removed); ``"offline"`` uses centred,
+        overlapping windows and ignores stride and lookahead.
+        """
+        if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
+            got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
+            raise UsageError(f"audio must be a float array of shape (frames, channels) or (frames,), got {got}")
+        x = audio if audio.ndim == 2 else audio[:, None]
+        check_finite(x)
+        blocks = (x[i:i + BLOCK_FRAMES] for i in range(0, len(x), BLOCK_FRAMES))
+        vocals = np.empty(x.shape, dtype=np.float32)
+        accompaniment = np.empty(x.shape, dtype=np.float32)
+        pos = 0
+        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead):
+            vocals[pos:pos + len(v)] = v
+            accompaniment[pos:pos + len(a)] = a
+            pos += len(v)
+        if audio.ndim == 1:
+            vocals, accompaniment = vocals[:, 0], accompaniment[:, 0]
+        return {"vocals": vocals, "accompaniment": accompaniment}
+
+    def stream(self, sample_rate: int, channels: int, stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD) -> StreamSeparator:
+        """A live StreamSeparator for this model (process / flush / reset / latency)."""
+        return StreamSeparator(self.model, sample_rate, channels, stride, lookahead)
+
+    def lookahead_frames(self, ms: float) -> int:
+        """Milliseconds of look-ahead -> frames for this model (rounded up)."""
+        return lookahead_frames(ms, self.profile)

@@ -1,0 +1,337 @@
+"""The streaming separator: any host block in, the same number of samples out, fixed latency.
+
+Signal path (host rate H, model rate M)::
+
+    input --(soxr H->M)--> STFT --|mask from the model|--> ISTFT --(soxr M->H)--> vocals
+      \\----------------- delay line of exactly `latency` samples ----------------> dry
+    accompaniment = dry - vocals            (so the stems always sum to the delayed input)
+
+The model sees the magnitudes of the 128 newest frames (lowest n_bins bins;
+zeros before the stream start) every ``stride`` new frames, both channels in one
+batched call. Each call emits ``stride`` frames, those at newest-lookahead-(stride-1)
+.. newest-lookahead, each with its own mask column. The mask is extended above
+n_bins by repeating the top bin (no band cutoff).
+
+Latency (model-rate samples, no resampling)::
+
+    (n_fft - hop)                        STFT/ISTFT alignment delay
+    + (lookahead + stride - 1) * hop     waiting for newer frames and for the stride
+    + (hop - 1)                          sample-accurate blocks: a hop's output is final
+                                         only once its last input sample has arrived
+
+The last term is what makes the output identical for every host block size (1,
+40, 127, ... samples): a host that always delivered hop-aligned blocks could
+save it, but then block size 1 would have to see different output. With
+resampling, the time-aligned delay of the vocals path is made an integer number
+of host samples by a linear-phase shift exp(-j w delta) applied together with
+the mask, and soxr's worst hold-back in both directions is added; ``latency``
+reports the exact total in host samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .errors import UsageError
+from .stft import OlaSynthesizer, StftAnalyzer
+
+MIN_RATE, MAX_RATE = 8000, 192000
+MAX_CHANNELS = 8
+
+
+@njit(cache=True, nogil=True)
+def _append_frames(new, n_bins, mag_hist, cplx_hist):
+    """Shift the histories left by len(new) frames and append ``new``.
+
+    new: complex128 (s, channels, n_freqs); mag_hist: float32 (channels, n_bins, hm)
+    (magnitudes of the lowest n_bins bins, newest frame last); cplx_hist:
+    complex128 (hc, channels, n_freqs), newest frame last.
+    """
+    s, channels, n_freqs = new.shape
+    hm = mag_hist.shape[2]
+    for c in range(channels):
+        for k in range(n_bins):
+            row = mag_hist[c, k]
+            for t in range(hm - s):
+                row[t] = row[t + s]
+            for f in range(s):
+                row[hm - s + f] = np.abs(new[f, c, k])
+    hc = cplx_hist.shape[0]
+    for t in range(hc - s):
+        cplx_hist[t] = cplx_hist[t + s]
+    for f in range(s):
+        cplx_hist[hc - s + f] = new[f]
+
+
+@njit(cache=True, nogil=True)
+def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0):
+    """out[out0 + f] = mask * spectrum * phasor for ``count`` frames.
+
+    cplx_hist: complex128 (hc, channels, n_freqs), frames first..first+count-1 used.
+    mask: float32 (batch, n_bins, n_frames), rows row0..row0+channels-1, columns
+    col0..col0+count-1; bins above n_bins reuse the top bin's mask.
+    phasor: complex128 (n_freqs,). out: complex128 (s, channels, n_freqs).
+    """
+    channels = cplx_hist.shape[1]
+    n_freqs = cplx_hist.shape[2]
+    n_bins = mask.shape[1]
+    for f in range(count):
+        for c in range(channels):
+            for k in range(n_freqs):
+                kk = k if k < n_bins else n_bins - 1
+                out[out0 + f, c, k] = cplx_hist[first + f, c, k] * mask[row0 + c, kk, col0 + f] * phasor[k]
+
+
+class SampleFifo:
+    """A first-in first-out queue of float32 (n, channels) samples; grows only when a block is larger than ever before."""
+
+    def __init__(self, channels: int, capacity: int):
+        self._buf = np.zeros((max(capacity, 1), channels), dtype=np.float32)
+        self._start = 0
+        self._end = 0
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def clear(self, prefill: int = 0) -> None:
+        """Empty the queue, then put ``prefill`` zero samples in it."""
+        self._start = 0
+        self._end = 0
+        if prefill:
+            self._reserve(prefill)
+            self._buf[:prefill] = 0.0
+            self._end = prefill
+
+    def _reserve(self, n: int) -> None:
+        if self._end + n <= len(self._buf):
+            return
+        size = len(self)
+        if size + n > len(self._buf):
+            grown = np.zeros((max(2 * len(self._buf), size + n), self._buf.shape[1]), dtype=np.float32)
+            grown[:size] = self._buf[self._start:self._end]
+            self._buf = grown
+        else:
+            self._buf[:size] = self._buf[self._start:self._end]
+        self._start, self._end = 0, size
+
+    def write(self, x: np.ndarray) -> None:
+        """x: float (n, channels)."""
+        n = len(x)
+        self._reserve(n)
+        self._buf[self._end:self._end + n] = x
+        self._end += n
+
+    def read(self, n: int, out: np.ndarray) -> None:
+        """Move the oldest n samples into out, float32 (n, channels)."""
+        if n > len(self):
+            raise RuntimeError(f"vocalex internal error: stream queue underflow ({len(self)} < {n}); please report")
+        out[:] = self._buf[self._start:self._start + n]
+        self._start += n
+
+
+class MaskingCore:
+    """Model-rate STFT masking: float32 (n, channels) in, the vocals stream out (variable count).
+
+    The output stream is the masked input delayed by ``align`` = n_fft - hop
+    samples (plus the fractional ``delay_fraction`` applied as a phase), and is
+    at most ``holdback`` samples behind the input count at any time.
+    ``windows_per_call`` > 1 batches that many stride-spaced windows in one model
+    call (used by the offline mode).
+    """
+
+    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0):
+        p = model.profile
+        self.model = model
+        self.channels = channels
+        self.stride = stride
+        self.lookahead = lookahead
+        self.windows = windows_per_call
+        self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
+        self.n_freqs = p.n_fft // 2 + 1
+        self.frames_per_call = stride * windows_per_call
+        self.align = self.n_fft - self.hop
+        self.holdback = (self.frames_per_call + lookahead) * self.hop - 1
+        s = self.frames_per_call
+        self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s)
+        self._synth = OlaSynthesizer(self.n_fft, self.hop, channels)
+        self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
+        self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
+        self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex128)
+        self._batch = np.zeros((windows_per_call * channels, self.n_bins, self.n_frames), dtype=np.float32)
+        self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
+        self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
+        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction)
+        self.reset()
+
+    def reset(self) -> None:
+        self._analyzer.reset()
+        self._synth.reset()
+        self._mag[:] = 0.0
+        self._cplx[:] = 0.0
+        self._pending = 0       # frames analysed since the last model call
+        self._frames_seen = 0   # frames analysed in total
+
+    def feed(self, x: np.ndarray, sink) -> None:
+        """x: float32 (n, channels); finished vocals, float32 (m, channels), go to sink(array)."""
+        s = self.frames_per_call
+        while len(x):
+            used, frames = self._analyzer.push(x, self._new[self._pending:s])
+            x = x[used:]
+            self._pending += frames
+            if self._pending == s:
+                self._pending = 0
+                n = self._model_step()
+                if n:
+                    sink(self._vocal_out[: n * self.hop])
+
+    def _model_step(self) -> int:
+        """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
+        s, c, stride, nf = self.frames_per_call, self.channels, self.stride, self.n_frames
+        _append_frames(self._new, self.n_bins, self._mag, self._cplx)
+        self._frames_seen += s
+        hm = self._mag.shape[2]
+        for b in range(self.windows):  # b = 0: the window ending at the newest frame
+            end = hm - b * stride
+            self._batch[b * c:(b + 1) * c] = self._mag[:, :, end - nf:end]
+        mask = self.model.run(self._batch)
+        newest = self._frames_seen - 1
+        hc = self._cplx.shape[0]
+        emitted = 0
+        for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
+            last = newest - b * stride - self.lookahead
+            first = last - stride + 1
+            if last < 0:
+                continue
+            skip = max(0, -first)  # frames before the stream start do not exist
+            first += skip
+            count = last - first + 1
+            hist_first = hc - 1 - (newest - first)
+            col0 = nf - 1 - (newest - b * stride - first)
+            _masked_spectra(self._cplx, hist_first, count, mask, b * c, col0, self._phasor, self._vocal_spec, emitted)
+            emitted += count
+        if emitted:
+            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
+        return emitted
+
+
+def _fractional_delay_phasor(n_fft: int, delay: float) -> np.ndarray:
+    """complex128 (n_fft//2+1,): exp(-j w delay), scaled to undo the Hann^2 overlap gain change of a shift.
+
+    A linear phase circularly shifts each windowed frame by ``delay`` samples;
+    the synthesis window then overlaps a shifted analysis window, whose summed
+    product is (2 + cos(2 pi delay / n_fft)) / 3 of the unshifted one (Hann, hop <= n_fft/4).
+    """
+    k = np.arange(n_fft // 2 + 1)
+    phasor = np.exp(-2j * np.pi * k * delay / n_fft)
+    if delay:
+        phasor *= 3.0 / (2.0 + np.cos(2 * np.pi * delay / n_fft))
+    return phasor
+
+
+def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None:
+    """Raise UsageError for values that cannot work, naming the valid range."""
+    for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise UsageError(f"{name} must be an integer, got {value!r}")
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
+    if not 1 <= stride <= profile.n_frames:
+        raise UsageError(f"stride must be in 1..{profile.n_frames} frames, got {stride}")
+    if not 0 <= lookahead <= profile.n_frames - stride:
+        raise UsageError(f"lookahead must be in 0..{profile.n_frames - stride} frames (n_frames - stride), got {lookahead}")
+
+
+class StreamSeparator:
+    """Separates a live stream: ``process(block)`` returns stems for every block, delayed by ``latency``.
+
+    block: float (frames, channels) at ``sample_rate``; returns
+    ``{"vocals": float32 (frames, channels), "accompaniment": float32 (frames, channels)}``.
+    The first ``latency`` output samples are start-up silence; ``flush()``
+    returns the last ``latency`` samples (and resets), so dropping the first
+    ``latency`` samples of all outputs gives exactly the input's length, aligned.
+    """
+
+    def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1):
+        profile = model.profile
+        check_stream_args(profile, sample_rate, channels, stride, lookahead)
+        self.model = model
+        self.profile = profile
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.stride = int(stride)
+        self.lookahead = int(lookahead)
+        rate = profile.sample_rate
+        if self.sample_rate == rate:
+            self._up = self._down = None
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call)
+            align, prefill = self._core.align, self._core.holdback
+        else:
+            from .resample import StreamResampler
+
+            host = self.sample_rate
+            self._up = StreamResampler(host, rate, self.channels)
+            self._down = StreamResampler(rate, host, self.channels)
+            base_align = profile.n_fft - profile.hop_length
+            # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
+            align = -(-base_align * host // rate)
+            delta = align * rate / host - base_align
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta)
+            worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
+            prefill = int(np.ceil(worst)) + 1
+        self._align = int(align)
+        self._prefill = int(prefill)
+        self.latency = self._align + self._prefill
+        self._vocals = SampleFifo(self.channels, 4 * self.latency + 8192)
+        self._dry = SampleFifo(self.channels, 4 * self.latency + 8192)
+        self.reset()
+
+    @property
+    def model_latency(self) -> int:
+        """Latency in model-rate samples of the core alone (no resampling)."""
+        return self._core.align + self._core.holdback
+
+    def reset(self) -> None:
+        """Forget all audio: the next block is treated as the start of a new stream."""
+        self._core.reset()
+        if self._up is not None:
+            self._up.reset()
+            self._down.reset()
+        self._vocals.clear(self._prefill)
+        self._dry.clear(self.latency)
+
+    def _check_block(self, block) -> np.ndarray:
+        if not isinstance(block, np.ndarray):
+            raise UsageError(f"block must be a numpy array of shape (frames, {self.channels}), got {type(block).__name__}")
+        if block.ndim != 2 or block.shape[1] != self.channels:
+            raise UsageError(f"block must have shape (frames, {self.channels}), got {block.shape}")
+        if block.dtype.kind != "f":
+            raise UsageError(f"block must be float (float32 preferred), got {block.dtype}")
+        return np.ascontiguousarray(block, dtype=np.float32)
+
+    def process(self, block: np.ndarray) -> dict:
+        """block: float (frames, channels) -> {"vocals", "accompaniment"}: float32 (frames, channels)."""
+        x = self._check_block(block)
+        n = len(x)
+        if self._up is None:
+            self._core.feed(x, self._vocals.write)
+        else:
+            up = self._up.process(x)
+            self._core.feed(up, self._down_sink)
+        vocals = np.empty((n, self.channels), dtype=np.float32)
+        dry = np.empty((n, self.channels), dtype=np.float32)
+        self._dry.write(x)
+        self._dry.read(n, dry)
+        self._vocals.read(n, vocals)
+        return {"vocals": vocals, "accompaniment": dry - vocals}
+
+    def _down_sink(self, vocals_model_rate: np.ndarray) -> None:
+        self._vocals.write(self._down.process(np.ascontiguousarray(vocals_model_rate)))
+
+    def flush(self) -> dict:
+        """Drain: returns the last ``latency`` output samples (input padded with silence), then resets."""
+        tail = self.process(np.zeros((self.latency, self.channels), dtype=np.float32))
+        self.reset()
+        return tail
