@@ -24,3 +24,64 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     num = np.sum(reference**2) + EPS
     den = np.sum((reference - estimate) ** 2) + EPS
     return float(10.0 * np.log10(num / den))
+
+
+def aggregate(values) -> dict:
+    """Median and mean of per-track scores, ignoring NaN (a track with a silent stem).
+
+    values: iterable of floats -> {"median": float|None, "mean": float|None, "n": int}.
+    The median is what the field reports (SiSEC, MDX); the mean is given too
+    because it moves with every track.
+    """
+    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return {"median": None, "mean": None, "n": 0}
+    return {"median": float(np.median(arr)), "mean": float(np.mean(arr)), "n": int(arr.size)}
+
+
+def museval_available() -> bool:
+    """True when museval (BSSEval v4) can be imported."""
+    try:
+        import museval  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bsseval_v4(references: dict, estimates: dict, sample_rate: int, window_s: float = 1.0) -> dict:
+    """BSSEval v4 (museval) scores per stem, median over 1 s windows, as SiSEC 2018 reports them.
+
+    references, estimates: {stem: (frames, channels) or (frames,)} with the same
+    stems and shapes. Returns {stem: {"SDR", "SIR", "ISR", "SAR"}} in dB; a
+    metric is None when every window of that stem is silent (museval gives
+    NaN for windows where the reference is silent, and those are skipped).
+    Raises ImportError when museval is not installed.
+    """
+    import museval
+
+    stems = sorted(references)
+    if sorted(estimates) != stems:
+        raise ValueError(f"estimates {sorted(estimates)} and references {stems} name different stems")
+    ref = np.stack([_as_2d(references[s]) for s in stems]).astype(np.float64)
+    est = np.stack([_as_2d(estimates[s]) for s in stems]).astype(np.float64)
+    if ref.shape != est.shape:
+        raise ValueError(f"references {ref.shape} and estimates {est.shape} differ in shape")
+    win = int(round(window_s * sample_rate))
+    sdr_w, isr_w, sir_w, sar_w = museval.evaluate(ref, est, win=win, hop=win)
+    out = {}
+    for i, stem in enumerate(stems):
+        out[stem] = {name: _nanmedian_or_none(w[i]) for name, w in (("SDR", sdr_w), ("SIR", sir_w), ("ISR", isr_w), ("SAR", sar_w))}
+    return out
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    """(frames,) or (frames, channels) -> (frames, channels)."""
+    x = np.asarray(x)
+    return x[:, None] if x.ndim == 1 else x
+
+
+def _nanmedian_or_none(values: np.ndarray):
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else None
