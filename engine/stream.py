@@ -301,6 +301,7 @@ class StreamSeparator:
             self._down.reset()
         self._vocals.clear(self._prefill)
         self._dry.clear(self.latency)
+        self._out_pos = 0  # output samples returned since the stream start
 
     def _check_block(self, block) -> np.ndarray:
         if not isinstance(block, np.ndarray):
@@ -325,6 +326,10 @@ class StreamSeparator:
         self._dry.write(x)
         self._dry.read(n, dry)
         self._vocals.read(n, vocals)
+        if self._out_pos < self.latency:
+            # Output before the stream start: the masked filter's pre-echo of the first frames. Silence it.
+            vocals[: self.latency - self._out_pos] = 0.0
+        self._out_pos += n
         return {"vocals": vocals, "accompaniment": dry - vocals}
 
     def _down_sink(self, vocals_model_rate: np.ndarray) -> None:

@@ -1,0 +1,193 @@
+"""StreamSeparator: block-size invariance, exact latency, stems that sum to the delayed input."""
+
+import numpy as np
+import pytest
+
+from vocalex.engine.errors import UsageError
+from vocalex.engine.model import ModelProfile, OnnxModel
+from vocalex.engine.stream import StreamSeparator
+
+BLOCK_SIZES = (1, 40, 127, 128, 129, 8193)
+
+
+class StubModel:
+    """A model with a fixed mask, so expected outputs are known exactly.
+
+    mask_fn(n_bins, n_frames) -> float32 (n_bins, n_frames), broadcast over the batch.
+    """
+
+    def __init__(self, mask_fn, n_bins=512):
+        self.profile = ModelProfile(44100, 1024, 256, "hann", n_bins, 128, "mask", "vocals", "stub", "none", "MIT")
+        self._mask = mask_fn(n_bins, 128).astype(np.float32)
+        self.calls = 0
+
+    def run(self, mag):
+        self.calls += 1
+        assert mag.dtype == np.float32 and mag.shape[1:] == (self.profile.n_bins, 128)
+        return np.broadcast_to(self._mask, mag.shape).copy()
+
+
+def unit_mask(n_bins, n_frames):
+    return np.ones((n_bins, n_frames))
+
+
+def run_stream(stream, x, block):
+    """Feed x (n, channels) in blocks, flush, drop the latency: aligned (vocals, accompaniment)."""
+    outs = [stream.process(x[i:i + block]) for i in range(0, len(x), block)]
+    outs.append(stream.flush())
+    lat = stream.latency
+    v = np.concatenate([o["vocals"] for o in outs])
+    a = np.concatenate([o["accompaniment"] for o in outs])
+    assert len(v) == len(x) + lat
+    return v[lat:], a[lat:], v[:lat]
+
+
+def noise(seconds, rate, channels, seed=0):
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, (int(seconds * rate), channels)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model):
+    return OnnxModel.load(tiny_model, threads=1)
+
+
+def test_output_identical_for_every_block_size(tiny):
+    x = noise(0.7, 44100, 2)
+    ref = run_stream(StreamSeparator(tiny, 44100, 2, stride=3, lookahead=2), x, len(x))
+    assert np.abs(ref[0]).max() > 1e-3  # the untrained model passes something through
+    for block in BLOCK_SIZES:
+        v, a, head = run_stream(StreamSeparator(tiny, 44100, 2, stride=3, lookahead=2), x, block)
+        np.testing.assert_allclose(v, ref[0], atol=1e-6, err_msg=f"block {block}")
+        np.testing.assert_allclose(a, ref[1], atol=1e-6, err_msg=f"block {block}")
+        assert not head.any()  # start-up output is silence
+        np.testing.assert_allclose(v + a, x, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate,channels", [(48000, 2), (22050, 1)])
+def test_resampled_host_rates_are_block_invariant_and_sum_to_input(tiny, rate, channels):
+    x = noise(0.6, rate, channels, seed=rate)
+    ref = run_stream(StreamSeparator(tiny, rate, channels), x, 8193)
+    for block in (1, 127, 129):
+        v, a, _ = run_stream(StreamSeparator(tiny, rate, channels), x, block)
+        np.testing.assert_allclose(v, ref[0], atol=1e-6, err_msg=f"block {block}")
+        np.testing.assert_allclose(v + a, x, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride,lookahead", [(1, 0), (4, 0), (4, 3), (8, 10)])
+def test_latency_formula_at_model_rate(tiny, stride, lookahead):
+    s = StreamSeparator(tiny, 44100, 1, stride, lookahead)
+    assert s.latency == (1024 - 256) + (lookahead + stride - 1) * 256 + (256 - 1)
+    assert s.model_latency == s.latency
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050])
+def test_impulse_comes_out_at_the_reported_latency(rate):
+    s = StreamSeparator(StubModel(unit_mask), rate, 1, stride=4, lookahead=2)
+    x = np.zeros((rate // 2, 1), dtype=np.float32)
+    x[3001] = 1.0
+    out = s.process(x)
+    v, a = out["vocals"][:, 0], out["accompaniment"][:, 0]
+    assert np.argmax(np.abs(v)) == 3001 + s.latency
+    dry = np.zeros_like(v)
+    dry[3001 + s.latency] = 1.0
+    np.testing.assert_array_equal(v + a, dry)  # stems sum to the delayed input, whatever the mask
+    if rate == 44100:
+        assert abs(v[3001 + s.latency] - 1.0) < 1e-5 and np.abs(a).max() < 1e-5
+
+
+@pytest.mark.parametrize("rate", [48000, 22050])
+def test_resampled_vocals_path_is_aligned_with_the_dry_path(rate):
+    # A band-limited signal through a unit mask must come back equal to the
+    # delayed dry input: any fractional misalignment would show as error.
+    s = StreamSeparator(StubModel(unit_mask), rate, 1)
+    t = np.arange(rate // 2) / rate
+    x = (0.5 * np.sin(2 * np.pi * 997 * t) * np.hanning(len(t))).astype(np.float32)[:, None]
+    v, a, _ = run_stream(s, x, 1000)
+    assert np.abs(v - x).max() < 1e-4
+    assert np.abs(a).max() < 1e-4
+
+
+@pytest.mark.parametrize("stride,lookahead", [(1, 0), (3, 2), (8, 5)])
+def test_each_emitted_frame_uses_its_own_mask_column(stride, lookahead):
+    # Ones only in the columns the stream should read: vocals = input exactly.
+    # Any off-by-one in the column arithmetic would zero a frame somewhere.
+    first = 127 - lookahead - (stride - 1)
+
+    def columns(n_bins, n_frames, inside):
+        m = np.full((n_bins, n_frames), 0.0 if inside else 1.0)
+        m[:, first:first + stride] = 1.0 if inside else 0.0
+        return m
+
+    x = noise(0.3, 44100, 2, seed=5)
+    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, True)), 44100, 2, stride, lookahead), x, 500)
+    assert np.abs(v - x).max() < 1e-5
+    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, False)), 44100, 2, stride, lookahead), x, 500)
+    assert np.abs(v).max() < 1e-6
+
+
+def test_model_called_once_per_stride_with_channels_batched():
+    model = StubModel(unit_mask)
+    s = StreamSeparator(model, 44100, 2, stride=5, lookahead=0)
+    s.process(np.zeros((256 * 50, 2), dtype=np.float32))
+    assert model.calls == 10
+
+
+def test_mask_is_extended_above_the_model_bins():
+    # A model with 256 input bins (up to 11 kHz); its top bin's mask (0.5) must
+    # apply to everything above, not zero it (no band cutoff).
+    def mask(n_bins, n_frames):
+        m = np.ones((n_bins, n_frames))
+        m[-1] = 0.5
+        return m
+
+    s = StreamSeparator(StubModel(mask, n_bins=256), 44100, 1)
+    t = np.arange(44100) / 44100
+    x = (0.5 * np.sin(2 * np.pi * 15000 * t)).astype(np.float32)[:, None]
+    v, a, _ = run_stream(s, x, 4096)
+    mid = slice(5000, 40000)
+    np.testing.assert_allclose(v[mid], 0.5 * x[mid], atol=1e-4)
+    np.testing.assert_allclose(a[mid], 0.5 * x[mid], atol=1e-4)
+
+
+def test_reset_and_flush_restart_the_stream(tiny):
+    x = noise(0.3, 44100, 2, seed=9)
+    s = StreamSeparator(tiny, 44100, 2)
+    first = run_stream(s, x, 1000)  # flush resets
+    again = run_stream(s, x, 1000)
+    np.testing.assert_array_equal(first[0], again[0])
+    s.process(x[:5000])
+    s.reset()
+    np.testing.assert_array_equal(run_stream(s, x, 1000)[0], first[0])
+    assert len(s.flush()["vocals"]) == s.latency
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(stride=0), "stride"),
+        (dict(stride=4, lookahead=125), "lookahead"),
+        (dict(lookahead=-1), "lookahead"),
+        (dict(channels=9), "channels"),
+        (dict(channels=0), "channels"),
+        (dict(sample_rate=7999), "sample rate"),
+        (dict(sample_rate=192001), "sample rate"),
+        (dict(stride=2.5), "stride"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(kwargs, match):
+    args = dict(sample_rate=44100, channels=2, stride=4, lookahead=0)
+    args.update(kwargs)
+    with pytest.raises(UsageError, match=match):
+        StreamSeparator(StubModel(unit_mask), **args)
+
+
+def test_bad_blocks_are_usage_errors():
+    s = StreamSeparator(StubModel(unit_mask), 44100, 2)
+    with pytest.raises(UsageError, match="shape"):
+        s.process(np.zeros(100, dtype=np.float32))
+    with pytest.raises(UsageError, match="shape"):
+        s.process(np.zeros((100, 1), dtype=np.float32))
+    with pytest.raises(UsageError, match="float"):
+        s.process(np.zeros((100, 2), dtype=np.int16))
+    with pytest.raises(UsageError, match="numpy"):
+        s.process([[0.0, 0.0]])
