@@ -1,0 +1,891 @@
+"""The live engine: a duplex audio stream, lock-free rings and one worker thread.
+
+Threads and what each may do
+----------------------------
+* The **audio callback** (PortAudio's thread) only copies: the input block into
+  the input ring, the output block out of the output ring (``outdata[:] = ...``
+  via ``np.copyto``), the delivered block into the played ring, and counts
+  status flags and late blocks. It never allocates an audio buffer, takes no
+  lock, touches no file and runs no inference.
+* The **worker thread** pulls input from the input ring, runs
+  ``StreamSeparator.process``, applies the stem gains, pushes the result into
+  the output ring, measures levels and compute times, and writes the recording.
+* The **main thread** opens/closes the stream, runs the meter and handles Ctrl-C.
+
+The fixed delay (exact, in device samples)
+------------------------------------------
+Every frame has an absolute position: the callback's n-th input frame is input
+position n, and the n-th frame it plays is output position n. The worker keeps
+the invariant ``output_ring.write_count == input_position + H``: the output
+ring starts with H frames of silence and every processed input frame appends
+exactly one output frame. The separator's own output is delayed by
+``L = stream.latency`` (algorithmic: STFT overlap-add, stride, lookahead,
+resampling), so
+
+    played[n] = gains . stems(input)[n - H - L]
+
+for every n, whatever the worker's timing. ``H`` is the **compute headroom**:
+``ceil(stride_samples / blocksize) * blocksize + margin_blocks * blocksize``,
+i.e. one stride of model hops in device samples rounded up to whole device
+blocks, plus ``margin_blocks`` blocks (default 1) for scheduling jitter. With
+it, the block that completes a stride (and pays for the model call) has more
+than a whole stride period before it is due, which is the most any real-time
+schedule can allow, since the model must run once per stride anyway. The device
+and audio server add their own buffering on top (PortAudio's reported input and
+output latency), so what a listener hears is delayed by ``H + L + device``.
+
+Late results
+------------
+If, at callback time, the worker has not produced a frame that is due, the
+callback plays the **delayed dry input** (``input[n - H - L]``, the same signal
+with both stem gains at 0 dB) for the missing frames and counts one late block
+(``--on-late silence`` plays silence instead). The dry input is time-aligned
+with the processed output, so a late block is heard as the vocals briefly
+returning, not as a click or a jump. The output position still advances: frames
+the worker finishes after their due time are overwritten later and never
+played, so the delay stays fixed. If the worker falls more than ``resync_lag``
+frames behind (sustained overload), it skips all pending input, writes silence
+for the skipped output positions, resets the separator and carries on; the
+invariant above holds across a resync, so the delay is still the same
+afterwards (the separator's warm-up after a reset is heard as L samples of
+silence).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DeviceError, OutputError, UsageError
+from .ringbuffer import SpscRing
+
+JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
+KEEP_CHOICES = ("accompaniment", "vocals", "all")
+LATE_FILLS = ("dry", "silence")
+STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow")
+
+
+# ---------------------------------------------------------------------------------------------
+# gains
+
+
+def parse_gain_db(text: str) -> float:
+    """A gain in dB from the command line: a finite number or ``-inf`` (mute)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"gain {text!r} is not a number of dB (use e.g. 0, -6 or -inf)") from None
+    if math.isnan(value) or value == math.inf:
+        raise UsageError(f"gain {text!r} is not usable; give a finite number of dB or -inf")
+    if value > 40:
+        raise UsageError(f"gain {value:g} dB is too loud (at most +40 dB)")
+    return value
+
+
+def db_to_linear(db: float) -> float:
+    return 0.0 if db == -math.inf else float(10.0 ** (db / 20.0))
+
+
+def stem_gains(keep: str = "accompaniment", vocals_db: float | None = None, accompaniment_db: float | None = None) -> tuple[float, float]:
+    """Linear (vocals, accompaniment) gains: ``keep`` sets 0 dB / mute, explicit dB values override it."""
+    if keep not in KEEP_CHOICES:
+        raise UsageError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, got {keep!r}")
+    v_db = 0.0 if keep in ("vocals", "all") else -math.inf
+    a_db = 0.0 if keep in ("accompaniment", "all") else -math.inf
+    if vocals_db is not None:
+        v_db = vocals_db
+    if accompaniment_db is not None:
+        a_db = accompaniment_db
+    return db_to_linear(v_db), db_to_linear(a_db)
+
+
+# ---------------------------------------------------------------------------------------------
+# devices
+
+
+def _sounddevice():
+    """Import sounddevice lazily: it needs the PortAudio library, only live mode does."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:  # "PortAudio library not found"
+        raise DeviceError(f"live audio needs PortAudio: {exc} (Debian: apt-get install libportaudio2)") from None
+    return sd
+
+
+def jack_server_running() -> bool:
+    """Whether a JACK server answers (without starting one)."""
+    try:
+        import jack
+    except (ImportError, OSError):
+        import shutil
+        import subprocess
+
+        if shutil.which("jack_lsp") is None:
+            return False
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    try:
+        client = jack.Client("vocalex-probe", no_start_server=True)
+    except jack.JackError:
+        return False
+    client.close()
+    return True
+
+
+def portaudio(rescan_for_jack: bool = True):
+    """The sounddevice module, re-initialised once if a JACK server runs that PortAudio has not seen.
+
+    PortAudio enumerates JACK only when the server runs at Pa_Initialize time
+    (the import of sounddevice). A rescan terminates PortAudio, so it is done
+    only while this process has no open stream, i.e. before the engine starts.
+    """
+    sd = _sounddevice()
+    if rescan_for_jack and _hostapi_index(sd, JACK_HOSTAPI_NAME) is None and jack_server_running():
+        sd._terminate()
+        sd._initialize()
+    return sd
+
+
+def _hostapi_index(sd, name: str) -> int | None:
+    for index, api in enumerate(sd.query_hostapis()):
+        if api["name"] == name:
+            return index
+    return None
+
+
+def list_devices_text() -> str:
+    """A table of the audio devices PortAudio sees, JACK's marked as preferred."""
+    sd = portaudio()
+    apis = sd.query_hostapis()
+    jack_index = _hostapi_index(sd, JACK_HOSTAPI_NAME)
+    devices = sd.query_devices()
+    if len(devices) == 0:
+        return "no audio devices found (no sound card and no JACK server running)"
+    lines = [f"{'index':>5}  {'in':>3} {'out':>3}  {'rate':>6}  host API / name"]
+    for d in devices:
+        mark = "*" if d["hostapi"] == jack_index else " "
+        lines.append(
+            f"{d['index']:>5}{mark} {d['max_input_channels']:>3} {d['max_output_channels']:>3}  "
+            f"{int(d['default_samplerate']):>6}  {apis[d['hostapi']]['name']} / {d['name']}"
+        )
+    if jack_index is not None:
+        lines.append("* JACK devices: chosen by default")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The input and output device of a duplex stream and the format both run at."""
+
+    input_index: int
+    output_index: int
+    input_name: str
+    output_name: str
+    hostapi: str
+    samplerate: int
+    channels: int
+
+
+def _find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
+    key = "max_input_channels" if kind == "input" else "max_output_channels"
+    devices = [d for d in sd.query_devices() if d[key] > 0]
+    if not devices:
+        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running)")
+    if spec is None:
+        if hostapi is not None:
+            default = sd.query_hostapis(hostapi)[f"default_{kind}_device"]
+        else:
+            default = sd.default.device[0 if kind == "input" else 1]
+        for d in devices:
+            if d["index"] == default:
+                return d
+        return devices[0]
+    text = str(spec).strip()
+    if text.lstrip("-").isdigit():
+        index = int(text)
+        for d in devices:
+            if d["index"] == index:
+                return d
+        raise DeviceError(f"no {kind} device with index {index}; see vocalex live --list-devices")
+    exact = [d for d in devices if d["name"].lower() == text.lower()]
+    matches = exact or [d for d in devices if text.lower() in d["name"].lower()]
+    if hostapi is not None and len(matches) > 1:
+        # the same device often appears under several host APIs: prefer JACK's
+        preferred = [d for d in matches if d["hostapi"] == hostapi]
+        matches = preferred or matches
+    if not matches:
+        raise DeviceError(f"no {kind} device named {text!r}; see vocalex live --list-devices")
+    if len(matches) > 1:
+        names = ", ".join(f"{d['index']}: {d['name']}" for d in matches)
+        raise DeviceError(f"{kind} device name {text!r} is ambiguous ({names}); give an index")
+    return matches[0]
+
+
+def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2) -> DeviceChoice:
+    """Pick the input and output device (index or name, None = default, JACK preferred) and their format."""
+    sd = portaudio()
+    jack_index = _hostapi_index(sd, JACK_HOSTAPI_NAME)
+    din = _find_device(sd, input_spec, "input", jack_index)
+    dout = _find_device(sd, output_spec, "output", jack_index)
+    if din["hostapi"] != dout["hostapi"]:
+        raise DeviceError(
+            f"input {din['name']!r} and output {dout['name']!r} belong to different host APIs; "
+            "a duplex stream needs both on one"
+        )
+    rate_in, rate_out = int(din["default_samplerate"]), int(dout["default_samplerate"])
+    if rate_in != rate_out:
+        raise DeviceError(f"input runs at {rate_in} Hz but output at {rate_out} Hz; a duplex stream needs one rate")
+    channels = min(max_channels, din["max_input_channels"], dout["max_output_channels"])
+    return DeviceChoice(
+        input_index=din["index"],
+        output_index=dout["index"],
+        input_name=din["name"],
+        output_name=dout["name"],
+        hostapi=sd.query_hostapis(din["hostapi"])["name"],
+        samplerate=rate_in,
+        channels=channels,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# latency planning
+
+
+def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:
+    """Device samples between two model calls: stride hops at the model rate, converted to the device rate."""
+    return math.ceil(stride * hop * device_rate / model_rate)
+
+
+def headroom_samples(stride: int, hop: int, model_rate: int, device_rate: int, blocksize: int, margin_blocks: int = 1) -> int:
+    """The compute headroom H in device samples: one stride rounded up to whole blocks, plus margin blocks."""
+    blocks = math.ceil(stride_samples(stride, hop, model_rate, device_rate) / blocksize)
+    return (max(blocks, 1) + margin_blocks) * blocksize
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """Stride and lookahead chosen for a latency target, and what each part costs (device samples)."""
+
+    stride: int
+    lookahead: int
+    algorithmic: int      # separator latency L: overlap-add, stride, lookahead, resampling
+    headroom: int         # compute headroom H
+    device: int           # device/server buffering (input + output) as reported
+    samplerate: int
+    load: float           # model call time / stride period
+
+    @property
+    def total(self) -> int:
+        return self.algorithmic + self.headroom + self.device
+
+    def ms(self, samples: int) -> float:
+        return 1000.0 * samples / self.samplerate
+
+    def describe(self) -> str:
+        return (
+            f"stride {self.stride} frames, lookahead {self.lookahead} frames: latency {self.ms(self.total):.1f} ms = "
+            f"algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom {self.ms(self.headroom):.1f} ms + "
+            f"device buffers {self.ms(self.device):.1f} ms (model load {100 * self.load:.0f}%)"
+        )
+
+
+def plan_latency(
+    profile,
+    call_seconds: float,
+    target_ms: float,
+    device_rate: int,
+    blocksize: int,
+    latency_of,
+    device_samples: int = 0,
+    max_load: float = 0.5,
+    margin_blocks: int = 1,
+    max_stride: int = 64,
+    max_lookahead: int = 64,
+) -> LatencyPlan:
+    """Choose stride and lookahead for a total latency target.
+
+    profile: the model's ModelProfile; call_seconds: measured time of one model
+    call; latency_of(stride, lookahead) -> the separator's latency in device
+    samples. The stride is the smallest whose model load (call time / stride
+    period) stays within ``max_load`` (a margin of 1/max_load): a larger stride
+    would only spend latency budget that lookahead can use better, since every
+    frame then waits for the end of its stride anyway. The lookahead is then the
+    largest that keeps algorithmic + headroom + device latency within the target.
+    Raises UsageError naming the lowest reachable latency when none fits.
+    """
+    hop, rate = profile.hop_length, profile.sample_rate
+    target = target_ms * device_rate / 1000.0
+    for stride in range(1, max_stride + 1):
+        load = call_seconds / (stride * hop / rate)
+        if load <= max_load:
+            break
+    else:
+        raise UsageError(
+            f"the model is too slow for live use here: one call takes {1000 * call_seconds:.1f} ms, "
+            f"more than {100 * max_load:.0f}% of even a {max_stride}-frame stride"
+        )
+    headroom = headroom_samples(stride, hop, rate, device_rate, blocksize, margin_blocks)
+
+    def plan(lookahead):
+        return LatencyPlan(stride, lookahead, int(latency_of(stride, lookahead)), headroom, device_samples, device_rate, load)
+
+    best = plan(0)
+    if best.total > target:
+        raise UsageError(
+            f"--latency-ms {target_ms:g} is below what this model and device can reach here: "
+            f"{best.ms(best.total):.1f} ms at stride {stride} (model call {1000 * call_seconds:.1f} ms)"
+        )
+    for lookahead in range(1, max_lookahead + 1):
+        candidate = plan(lookahead)
+        if candidate.total > target:
+            break
+        best = candidate
+    return best
+
+
+def time_model_call(model, channels: int, repeats: int = 8) -> float:
+    """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
+    p = model.profile
+    x = np.zeros((channels, p.n_bins, p.n_frames), dtype=np.float32)
+    for _ in range(2):
+        model.run(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model.run(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.percentile(times, 75))
+
+
+@dataclass
+class LiveSetup:
+    """A separator stream made for a device, with the plan that chose its stride and lookahead."""
+
+    separator: object
+    stream: object
+    plan: LatencyPlan
+    call_seconds: float      # measured time of one model call (channels batched)
+    stride_period: int       # device samples between model calls
+
+
+def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -> int:
+    """Input + output latency (frames) PortAudio reports for this duplex stream, opened without starting it."""
+    sd = _sounddevice()
+    try:
+        probe = sd.Stream(
+            device=(devices.input_index, devices.output_index),
+            samplerate=devices.samplerate,
+            blocksize=blocksize,
+            channels=devices.channels,
+            dtype="float32",
+            latency=latency,
+        )
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"cannot open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz: {exc}") from None
+    try:
+        return round(sum(probe.latency) * devices.samplerate)
+    finally:
+        probe.close()
+
+
+def build_live_stream(
+    devices: DeviceChoice,
+    model=None,
+    provider: str = "cpu",
+    threads: int | None = None,
+    stride: int | None = None,
+    lookahead: int | None = None,
+    latency_ms: float | None = None,
+    blocksize: int = 256,
+    margin_blocks: int = 1,
+    separator=None,
+    max_load: float = 0.5,
+) -> LiveSetup:
+    """Load the model (or use ``separator``), time a model call, choose stride/lookahead, make the stream.
+
+    With ``latency_ms`` the stride and lookahead come from :func:`plan_latency`;
+    otherwise ``stride``/``lookahead`` (default: the engine's defaults) are used
+    as given and the plan only reports what they cost.
+    """
+    from .separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator
+
+    if latency_ms is not None and (stride is not None or lookahead is not None):
+        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+    if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
+        raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
+    if margin_blocks < 0:
+        raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
+    sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
+    profile = sep.profile
+    rate, channels = devices.samplerate, devices.channels
+    call_seconds = time_model_call(sep.model, channels)
+    device = probe_device_latency(devices, blocksize)
+
+    def latency_of(s, la):
+        return sep.stream(rate, channels, stride=s, lookahead=la).latency
+
+    if latency_ms is not None:
+        plan = plan_latency(profile, call_seconds, latency_ms, rate, blocksize, latency_of, device, max_load, margin_blocks)
+    else:
+        s = DEFAULT_STRIDE if stride is None else stride
+        la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
+        stream = sep.stream(rate, channels, stride=s, lookahead=la)  # validates s and la
+        plan = LatencyPlan(
+            s, la, stream.latency, headroom_samples(s, profile.hop_length, profile.sample_rate, rate, blocksize, margin_blocks),
+            device, rate, call_seconds / (s * profile.hop_length / profile.sample_rate),
+        )
+    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead)
+    period = stride_samples(plan.stride, profile.hop_length, profile.sample_rate, rate)
+    return LiveSetup(sep, stream, plan, call_seconds, period)
+
+
+# ---------------------------------------------------------------------------------------------
+# recording
+
+
+class LiveRecorder:
+    """input.wav and output.wav (float32) written by the worker, renamed into place at close.
+
+    ``write(kind, position, block)`` places a block (frames, channels) at its
+    absolute frame position; a gap (frames the worker skipped) is written as
+    silence, so both files stay sample-aligned with what the device saw.
+    """
+
+    KINDS = ("input", "output")
+
+    def __init__(self, folder: str | os.PathLike, samplerate: int, channels: int, force: bool = False):
+        import soundfile as sf
+
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OutputError(f"--record {self.folder} exists and is not a folder")
+        finals = {k: self.folder / f"{k}.wav" for k in self.KINDS}
+        if not force:
+            existing = [str(p) for p in finals.values() if p.exists()]
+            if existing:
+                raise OutputError(f"{existing[0]} exists; pass --force to overwrite")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create --record folder {self.folder}: {exc.strerror}") from None
+        self._finals = finals
+        self._partials = {k: self.folder / f".{k}.wav.partial" for k in self.KINDS}
+        self._files = {
+            k: sf.SoundFile(str(self._partials[k]), "w", samplerate=samplerate, channels=channels, format="WAV", subtype="FLOAT")
+            for k in self.KINDS
+        }
+        self._positions = dict.fromkeys(self.KINDS, 0)
+        self._zeros = np.zeros((4096, channels), dtype=np.float32)
+
+    def write(self, kind: str, position: int, block: np.ndarray) -> None:
+        f = self._files[kind]
+        written = self._positions[kind]
+        end = position + block.shape[0]
+        if end <= written:
+            return
+        if position < written:  # overlaps what is already written: keep the first version
+            block = block[written - position:]
+            position = written
+        gap = position - written
+        while gap > 0:
+            n = min(gap, len(self._zeros))
+            f.write(self._zeros[:n])
+            gap -= n
+        f.write(block)
+        self._positions[kind] = end
+
+    def close(self, keep: bool = True) -> dict[str, Path]:
+        """Finish both files; pad the shorter with silence so both have the same length, then rename."""
+        end = max(self._positions.values())
+        for kind in self.KINDS:
+            if self._positions[kind] < end:
+                self.write(kind, end - 1, self._zeros[:1])  # silence up to `end`
+            self._files[kind].close()
+        if not keep:
+            for p in self._partials.values():
+                p.unlink(missing_ok=True)
+            return {}
+        for kind in self.KINDS:
+            os.replace(self._partials[kind], self._finals[kind])
+        return dict(self._finals)
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine
+
+
+@dataclass
+class LiveStats:
+    """Counters the callback and the worker update; read (never written) by the meter."""
+
+    callbacks: int = 0
+    late_blocks: int = 0
+    xruns: int = 0                       # callbacks with any of STATUS_FLAGS set
+    flags: dict = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS + ("priming_output",), 0))
+    resyncs: int = 0
+    process_calls: int = 0
+    processed_frames: int = 0
+    compute_seconds: float = 0.0         # total time inside process() + gains
+    input_peak: float = 0.0              # decaying peak, linear
+    output_peak: float = 0.0
+    worker_error: str | None = None
+
+
+class LiveEngine:
+    """Runs a StreamSeparator on a duplex sounddevice stream in real time.
+
+    stream: an object with ``process(block) -> {"vocals", "accompaniment"}``
+    ((frames, channels) float32 in and out, same length), ``reset()`` and
+    ``latency`` (samples at the device rate), made for ``samplerate`` and
+    ``channels``. gains: linear (vocals, accompaniment). The output is
+    ``gains . stems`` delayed by exactly ``headroom + stream.latency`` frames
+    (module docstring).
+    """
+
+    def __init__(
+        self,
+        stream,
+        devices: DeviceChoice,
+        blocksize: int = 256,
+        gains: tuple[float, float] = (0.0, 1.0),
+        headroom: int | None = None,
+        late_fill: str = "dry",
+        recorder: LiveRecorder | None = None,
+        stride_period: int | None = None,
+        stream_latency: str | float = "low",
+    ):
+        if blocksize < 16:
+            raise UsageError(f"--blocksize must be at least 16 frames, got {blocksize}")
+        if late_fill not in LATE_FILLS:
+            raise UsageError(f"late fill must be one of {', '.join(LATE_FILLS)}, got {late_fill!r}")
+        self.stream = stream
+        self.devices = devices
+        self.samplerate = devices.samplerate
+        self.channels = devices.channels
+        self.blocksize = int(blocksize)
+        self.gains = (float(gains[0]), float(gains[1]))
+        self.algorithmic = int(stream.latency)
+        self.headroom = int(headroom) if headroom is not None else 2 * self.blocksize
+        if self.headroom < self.blocksize:
+            raise UsageError(f"compute headroom ({self.headroom}) must be at least one block ({self.blocksize})")
+        self.late_fill = late_fill
+        self._late_dry = late_fill == "dry"  # a plain attribute: the callback reads it every block
+        self.recorder = recorder
+        self.stride_period = stride_period or self.blocksize  # device samples per model call (for the load)
+        self._stream_latency = stream_latency
+        self.stats = LiveStats()
+
+        # Positions: input n is played at output n + headroom + algorithmic (the dry fallback reads there).
+        self._dry_offset = self.headroom + self.algorithmic
+        self.resync_lag = max(self.headroom, self.samplerate // 5)
+        # Capacities: the dry fallback reads headroom + algorithmic + a block behind the input writer,
+        # and the worker may fall resync_lag behind before it skips; 2 s more absorbs one stalled call.
+        span = self._dry_offset + self.resync_lag + 4 * self.blocksize + 2 * self.samplerate
+        self._in_ring = SpscRing(span, self.channels)
+        self._out_ring = SpscRing(self.headroom + self.resync_lag + 2 * self.samplerate, self.channels)
+        self._played_ring = SpscRing(4 * self.samplerate, self.channels)
+        self._max_chunk = self.resync_lag + 8 * self.blocksize
+        self._in_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
+        self._mix_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
+        self._played_scratch = np.zeros((self._played_ring.capacity, self.channels), dtype=np.float32)
+        self._zeros = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
+        self._write_silence(self.headroom)  # the first H output frames are silence
+        self._callback_times = np.zeros(8192, dtype=np.float64)
+        self._compute_times = np.zeros(4096, dtype=np.float64)   # seconds per process() call
+        self._compute_frames = np.zeros(4096, dtype=np.int64)    # frames of that call
+        self._peak_decay_per_frame = 10 ** (-20 / 20 / self.samplerate)  # peaks fall 20 dB per second
+
+        self._sd_stream = None
+        self._worker = None
+        self._stop = False
+        self._device_latency = (0, 0)
+        self._switch_interval = None
+        self._started_at = None
+
+    # -- the audio callback (PortAudio's thread) -------------------------------------------------
+
+    def _callback(self, indata, outdata, frames, time_info, status):
+        stats = self.stats
+        self._callback_times[stats.callbacks % 8192] = time.perf_counter()
+        if status:
+            flags = stats.flags
+            xrun = False
+            for name in STATUS_FLAGS:
+                if getattr(status, name):
+                    flags[name] += 1
+                    xrun = True
+            if status.priming_output:
+                flags["priming_output"] += 1
+            if xrun:
+                stats.xruns += 1
+        self._in_ring.write(indata)
+        out_ring = self._out_ring
+        position = out_ring.read_count
+        ready = out_ring.write_count - position
+        if ready >= frames:
+            out_ring.copy_from(position, outdata)
+        else:
+            ready = max(ready, 0)
+            if ready:
+                out_ring.copy_from(position, outdata[:ready])
+            if self._late_dry:
+                self._in_ring.copy_from(position + ready - self._dry_offset, outdata[ready:])
+            else:
+                outdata[ready:] = 0.0
+            stats.late_blocks += 1
+        out_ring.read_count = position + frames
+        self._played_ring.write(outdata)
+        stats.callbacks += 1
+
+    # -- the worker thread ----------------------------------------------------------------------
+
+    def _write_silence(self, n: int) -> None:
+        while n > 0:
+            m = min(n, len(self._zeros))
+            self._out_ring.write(self._zeros[:m])
+            n -= m
+
+    def _resync(self) -> None:
+        """Skip all pending input (sustained overload): silence for its output, separator reset."""
+        in_ring = self._in_ring
+        target = in_ring.write_count
+        skipped = target - in_ring.read_count
+        in_ring.skip_to(target)
+        self._write_silence(skipped)
+        self.stream.reset()
+        self.stats.resyncs += 1
+
+    def _process_pending(self) -> bool:
+        """Process all input that has arrived; False when there was none."""
+        in_ring, out_ring, stats = self._in_ring, self._out_ring, self.stats
+        available = in_ring.available()
+        if available <= 0:
+            return False
+        if in_ring.lapped(in_ring.read_count) or out_ring.read_count - out_ring.write_count > self.resync_lag:
+            self._resync()
+            return True
+        n = min(available, self._max_chunk)
+        block = self._in_scratch[:n]
+        position = in_ring.read(block)
+        if in_ring.lapped(position):  # overwritten while we copied
+            self._resync()
+            return True
+        t0 = time.perf_counter()
+        stems = self.stream.process(block)
+        mix = self._mix_scratch[:n]
+        gv, ga = self.gains
+        np.multiply(stems["accompaniment"], ga, out=mix)
+        if gv != 0.0:
+            mix += gv * stems["vocals"]
+        dt = time.perf_counter() - t0
+        out_ring.write(mix)
+        i = stats.process_calls % len(self._compute_times)
+        self._compute_times[i] = dt
+        self._compute_frames[i] = n
+        stats.process_calls += 1
+        stats.processed_frames += n
+        stats.compute_seconds += dt
+        decay = self._peak_decay_per_frame ** n
+        stats.input_peak = max(float(np.max(np.abs(block))), stats.input_peak * decay)
+        if self.recorder is not None:
+            self.recorder.write("input", position, block)
+        return True
+
+    def _drain_played(self) -> None:
+        """Move what the callback played into the output level and the recording."""
+        ring = self._played_ring
+        available = ring.available()
+        if available <= 0:
+            return
+        if ring.lapped(ring.read_count):  # worker stalled for seconds: those frames are lost for the recording
+            ring.skip_to(ring.write_count - ring.capacity // 2)
+            available = ring.available()
+        block = self._played_scratch[:available]
+        position = ring.read(block)
+        decay = self._peak_decay_per_frame ** available
+        self.stats.output_peak = max(float(np.max(np.abs(block))), self.stats.output_peak * decay)
+        if self.recorder is not None:
+            self.recorder.write("output", position, block)
+
+    def _work(self) -> None:
+        poll = min(0.001, self.blocksize / self.samplerate / 4)
+        try:
+            while not self._stop:
+                busy = self._process_pending()
+                self._drain_played()
+                if not busy:
+                    time.sleep(poll)
+        except Exception as exc:  # keep the stream alive (it plays dry), report at stop
+            self.stats.worker_error = f"{type(exc).__name__}: {exc}"
+
+    # -- lifecycle (main thread) ----------------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """Run the separator over silence once, then reset it.
+
+        The first process() calls compile numba kernels and let ONNX Runtime
+        allocate its arenas, which takes far longer than a block; done here,
+        before the stream opens, it cannot make the first blocks late.
+        """
+        frames = self.algorithmic + 2 * self.stride_period + self.blocksize
+        block = self._zeros[: self.blocksize]
+        for _ in range(-(-frames // self.blocksize)):
+            self.stream.process(block)
+        self.stream.reset()
+
+    def start(self) -> None:
+        sd = _sounddevice()
+        self._warm_up()
+        try:
+            self._sd_stream = sd.Stream(
+                device=(self.devices.input_index, self.devices.output_index),
+                samplerate=self.samplerate,
+                blocksize=self.blocksize,
+                channels=self.channels,
+                dtype="float32",
+                latency=self._stream_latency,
+                callback=self._callback,
+            )
+        except sd.PortAudioError as exc:
+            raise DeviceError(
+                f"cannot open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
+                f"{self.channels} channels, block {self.blocksize}: {exc}"
+            ) from None
+        lin, lout = self._sd_stream.latency
+        self._device_latency = (round(lin * self.samplerate), round(lout * self.samplerate))
+        # The callback thread needs the GIL every block; a Python thread holding it (meter rendering,
+        # worker bookkeeping) hands it over only every switch interval (5 ms by default, about one
+        # 256-frame block), so shorten it while live.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, 0.0005))
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name="vocalex-live-worker", daemon=True)
+        self._worker.start()
+        self._started_at = time.perf_counter()
+        self._sd_stream.start()
+
+    def stop(self) -> dict | None:
+        """Stop the stream, join the worker, finish the recording; returns the recorded paths."""
+        if self._sd_stream is not None:
+            try:
+                self._sd_stream.stop()
+            finally:
+                self._sd_stream.close()
+        self._stop = True
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
+        paths = None
+        if self.recorder is not None:
+            # Input the worker had not processed yet is still recorded, so input.wav and output.wav
+            # both cover every frame the device delivered.
+            ring = self._in_ring
+            while ring.available() > 0 and not ring.lapped(ring.read_count):
+                n = min(ring.available(), self._max_chunk)
+                position = ring.read(self._in_scratch[:n])
+                self.recorder.write("input", position, self._in_scratch[:n])
+            self._drain_played()
+            paths = self.recorder.close()
+            self.recorder = None
+        return paths
+
+    def run(self, duration: float | None = None, on_tick=None, tick: float = 0.25) -> dict | None:
+        """Start, run for ``duration`` seconds (None: until Ctrl-C), stop; on_tick(snapshot) every tick."""
+        self.start()
+        interrupted = False
+        try:
+            end = None if duration is None else time.perf_counter() + duration
+            while end is None or time.perf_counter() < end:
+                time.sleep(tick if end is None else max(0.0, min(tick, end - time.perf_counter())))
+                if on_tick is not None:
+                    on_tick(self.snapshot())
+                if self.stats.worker_error:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            paths = self.stop()
+        if self.stats.worker_error:
+            raise DeviceError(f"the live worker failed: {self.stats.worker_error}")
+        if interrupted:
+            raise KeyboardInterrupt
+        return paths
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    @property
+    def device_latency(self) -> tuple[int, int]:
+        """(input, output) latency PortAudio reports for the open stream, in frames."""
+        return self._device_latency
+
+    def latency_report(self) -> dict:
+        """The delay from input to output, by part, in frames and ms."""
+        device = sum(self._device_latency)
+        total = self.algorithmic + self.headroom + device
+        sr = self.samplerate
+        return {
+            "samplerate": sr,
+            "blocksize": self.blocksize,
+            "algorithmic_samples": self.algorithmic,
+            "headroom_samples": self.headroom,
+            "device_samples": device,
+            "device_input_samples": self._device_latency[0],
+            "device_output_samples": self._device_latency[1],
+            "total_samples": total,
+            "algorithmic_ms": 1000 * self.algorithmic / sr,
+            "headroom_ms": 1000 * self.headroom / sr,
+            "device_ms": 1000 * device / sr,
+            "total_ms": 1000 * total / sr,
+        }
+
+    def callback_intervals(self) -> np.ndarray:
+        """Seconds between consecutive callbacks, float64 (n - 1,), over the last 8192 callbacks."""
+        n = self.stats.callbacks
+        times = self._callback_times
+        if n <= len(times):
+            t = times[:n]
+        else:
+            start = n % len(times)
+            t = np.concatenate([times[start:], times[:start]])
+        return np.diff(t)
+
+    def compute_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, frames) of the recent process() calls, float64 and int64 (n,)."""
+        n = min(self.stats.process_calls, len(self._compute_times))
+        return self._compute_times[:n].copy(), self._compute_frames[:n].copy()
+
+    def snapshot(self) -> dict:
+        """What the meter shows, read without locks (values may be one block apart)."""
+        s = self.stats
+        sr = self.samplerate
+        seconds, frames = self.compute_times()
+        recent = slice(-64, None)
+        audio = frames[recent].sum() / sr
+        load = float(seconds[recent].sum() / audio) if audio > 0 else 0.0
+        period = self.stride_period / sr
+        return {
+            "elapsed": 0.0 if self._started_at is None else time.perf_counter() - self._started_at,
+            "input_dbfs": _dbfs(s.input_peak),
+            "output_dbfs": _dbfs(s.output_peak),
+            "latency_ms": self.latency_report()["total_ms"],
+            "load": load,
+            "compute_ms_per_stride": 1000 * load * period,
+            "budget_ms_per_stride": 1000 * period,
+            "late_blocks": s.late_blocks,
+            "xruns": s.xruns,
+            "resyncs": s.resyncs,
+            "callbacks": s.callbacks,
+        }
+
+
+def _dbfs(peak: float) -> float:
+    return 20 * math.log10(peak) if peak > 1e-10 else -math.inf

@@ -1,0 +1,315 @@
+"""End-to-end latency of the live engine, measured through the JACK server by loopback.
+
+A harness JACK client (the JACK-Client package) plays a known broadband signal
+into the live engine's input ports and records the engine's output ports, both
+from its own process callback, frame-synchronously with the server. The engine
+runs with both stem gains at 0 dB, so its output is its input delayed (vocals +
+accompaniment = input), and the delay is the lag of the cross-correlation peak
+between what was played and what came back. Both counters start in the same
+harness cycle, so the lag is the true input-to-output delay through the audio
+server, the engine's rings and the separator.
+
+The harness is also what the live tests use to feed a known mix through the
+engine (:class:`JackHarness`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import time
+
+import numpy as np
+
+from .errors import DeviceError, UsageError
+
+HARNESS_NAME = "vocalex-loopback"
+
+
+def portaudio_jack_client_name(sd) -> str:
+    """The JACK client name PortAudio registered for this process (``PaJack_GetClientName``).
+
+    PortAudio names its client "PortAudio", or "PortAudio-NN" when another
+    process holds that name, so the name is asked, not assumed.
+    """
+    lib = ctypes.CDLL(sd._libname)
+    fn = lib.PaJack_GetClientName
+    fn.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+    fn.restype = ctypes.c_int
+    name = ctypes.c_char_p()
+    if fn(ctypes.byref(name)) != 0 or not name.value:
+        raise DeviceError("PortAudio has no JACK client in this process (is the JACK server running?)")
+    return name.value.decode()
+
+
+def _jack():
+    try:
+        import jack
+    except ImportError:
+        raise DeviceError("the loopback harness needs the JACK-Client package (pip install JACK-Client)") from None
+    except OSError as exc:  # libjack missing
+        raise DeviceError(f"the loopback harness needs libjack: {exc}") from None
+    return jack
+
+
+class JackHarness:
+    """A JACK client that plays ``signal`` into another client's inputs and records its outputs.
+
+    signal: float32 (frames, channels). After :meth:`play`, the process
+    callback writes frame ``i`` of the signal and records frame ``i`` of the
+    returned audio in the same server cycle, for ``len(signal) + tail`` frames;
+    ``recorded`` is float32 (len(signal) + tail, channels). Buffers are
+    allocated here, the callback only copies.
+    """
+
+    def __init__(self, signal: np.ndarray, tail: int, name: str = HARNESS_NAME):
+        jack = _jack()
+        signal = np.asarray(signal, dtype=np.float32)
+        if signal.ndim != 2:
+            raise ValueError(f"signal must be (frames, channels), got shape {signal.shape}")
+        self.channels = signal.shape[1]
+        self.total = signal.shape[0] + int(tail)
+        # channel-major copies: each port buffer is one contiguous channel
+        self._play = np.zeros((self.channels, self.total), dtype=np.float32)
+        self._play[:, : signal.shape[0]] = signal.T
+        self._record = np.zeros((self.channels, self.total), dtype=np.float32)
+        self._position = -1  # not armed
+        try:
+            self.client = jack.Client(name, no_start_server=True)
+        except jack.JackError as exc:
+            raise DeviceError(f"cannot open a JACK client ({exc}); is a JACK server running?") from None
+        self.samplerate = self.client.samplerate
+        self.blocksize = self.client.blocksize
+        self._outs = [self.client.outports.register(f"out_{c}") for c in range(self.channels)]
+        self._ins = [self.client.inports.register(f"in_{c}") for c in range(self.channels)]
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames):
+        position = self._position
+        if position < 0 or position >= self.total:
+            for port in self._outs:
+                port.get_array().fill(0.0)
+            return
+        n = min(frames, self.total - position)
+        for c in range(self.channels):
+            out = self._outs[c].get_array()
+            out[:n] = self._play[c, position:position + n]
+            out[n:] = 0.0
+            self._record[c, position:position + n] = self._ins[c].get_array()[:n]
+        self._position = position + frames
+
+    def connect(self, client_name: str) -> None:
+        """Wire harness out_c -> client's c-th input and client's c-th output -> harness in_c, alone."""
+        ins = self.client.get_ports(f"^{client_name}:", is_audio=True, is_input=True)
+        outs = self.client.get_ports(f"^{client_name}:", is_audio=True, is_output=True)
+        if len(ins) < self.channels or len(outs) < self.channels:
+            raise DeviceError(f"JACK client {client_name!r} has {len(ins)} inputs and {len(outs)} outputs; need {self.channels}")
+        for port in ins:  # the engine's default connections (system capture) would add to our signal
+            for other in self.client.get_all_connections(port):
+                self.client.disconnect(other, port)
+        for port in outs:
+            for other in self.client.get_all_connections(port):
+                self.client.disconnect(port, other)
+        for c in range(self.channels):
+            self.client.connect(self._outs[c], ins[c])
+            self.client.connect(outs[c], self._ins[c])
+
+    def play(self) -> None:
+        self._position = 0
+
+    def wait(self, timeout: float) -> None:
+        end = time.perf_counter() + timeout
+        while self._position < self.total:
+            if time.perf_counter() > end:
+                raise DeviceError(f"the JACK harness did not finish in {timeout:.0f} s (is the server running?)")
+            time.sleep(0.01)
+
+    @property
+    def recorded(self) -> np.ndarray:
+        """What came back, float32 (len(signal) + tail, channels)."""
+        return self._record.T.copy()
+
+    def close(self) -> None:
+        try:
+            self.client.deactivate()
+        finally:
+            self.client.close()
+
+
+def noise_bursts(samplerate: int, channels: int, seconds: float = 2.0, burst_ms: float = 40.0, seed: int = 0) -> np.ndarray:
+    """The measurement signal, float32 (frames, channels): white-noise bursts at irregular spacing.
+
+    Broadband for a sharp correlation peak; irregular spacing so no lag but the
+    true one lines up more than one burst.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * samplerate)
+    x = np.zeros((n, channels), dtype=np.float32)
+    burst = int(burst_ms * samplerate / 1000)
+    starts = (np.array([0.10, 0.37, 0.71, 1.13, 1.52]) * n / 2.0).astype(int)
+    for s in starts:
+        if s + burst <= n:
+            x[s:s + burst] = 0.3 * rng.standard_normal((burst, channels)).astype(np.float32)
+    return x
+
+
+def find_delay(played: np.ndarray, recorded: np.ndarray) -> tuple[int, float]:
+    """Lag (frames >= 0) at which recorded best matches played, and the normalised correlation there.
+
+    played: float (n,), recorded: float (m,), m >= n. Correlation by FFT.
+    """
+    played = np.asarray(played, dtype=np.float64)
+    recorded = np.asarray(recorded, dtype=np.float64)
+    size = 1 << int(np.ceil(np.log2(len(played) + len(recorded))))
+    corr = np.fft.irfft(np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(played, size)), size)
+    lags = corr[: len(recorded) - len(played) + 1]
+    lag = int(np.argmax(lags))
+    segment = recorded[lag:lag + len(played)]
+    denom = np.sqrt(np.sum(played**2) * np.sum(segment**2))
+    return lag, float(lags[lag] / denom) if denom > 0 else 0.0
+
+
+def machine_name() -> str:
+    """The machine a number was taken on: CPU model, cores, OS."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.3, timeout: float | None = None) -> np.ndarray:
+    """Play signal (frames, channels) into a started-here live engine's JACK input; return what it output.
+
+    Starts ``engine`` (a LiveEngine on the JACK host API), wires a harness to
+    its ports, lets it run ``settle`` seconds, plays the signal and records
+    ``len(signal) + tail`` frames; the engine is stopped (recording finalised)
+    before returning. Returns float32 (len(signal) + tail, channels).
+    """
+    from .live import portaudio
+
+    sd = portaudio()
+    harness = JackHarness(signal, tail)
+    try:
+        if harness.samplerate != engine.samplerate:
+            raise DeviceError(f"the JACK server runs at {harness.samplerate} Hz but the engine at {engine.samplerate} Hz")
+        engine.start()
+        try:
+            harness.connect(portaudio_jack_client_name(sd))
+            time.sleep(settle)
+            harness.play()
+            harness.wait(timeout if timeout is not None else 10.0 + 3.0 * harness.total / harness.samplerate)
+        finally:
+            engine.stop()
+    finally:
+        harness.close()
+    return harness.recorded
+
+
+def measure_latency(
+    model=None,
+    provider: str = "cpu",
+    threads: int | None = None,
+    stride: int | None = None,
+    lookahead: int | None = None,
+    latency_ms: float | None = None,
+    blocksize: int = 256,
+    margin_blocks: int = 1,
+    seconds: float = 2.0,
+    separator=None,
+) -> dict:
+    """Measure the live engine's input-to-output latency through the running JACK server.
+
+    Runs the real engine (model, provider, stride/lookahead or a latency
+    target) in passthrough (both stems at 0 dB) on JACK's ``system`` device,
+    plays noise bursts into its inputs, records its outputs, and returns a dict:
+    measured and reported latency (frames and ms) with the reported parts,
+    callback interval and compute time statistics, late blocks, xruns and the
+    machine. Raises DeviceError when no JACK server runs.
+    """
+    from .live import JACK_HOSTAPI_NAME, LiveEngine, build_live_stream, jack_server_running, resolve_devices
+
+    if not jack_server_running():
+        raise DeviceError("no JACK server is running; start one, e.g. jackd --no-realtime -d dummy -r 44100 -p 256 &")
+    devices = resolve_devices(None, None)
+    if devices.hostapi != JACK_HOSTAPI_NAME:
+        raise DeviceError(f"PortAudio does not see the JACK server (default host API is {devices.hostapi})")
+    setup = build_live_stream(
+        devices,
+        model=model,
+        provider=provider,
+        threads=threads,
+        stride=stride,
+        lookahead=lookahead,
+        latency_ms=latency_ms,
+        blocksize=blocksize,
+        margin_blocks=margin_blocks,
+        separator=separator,
+    )
+    engine = LiveEngine(
+        setup.stream,
+        devices,
+        blocksize=blocksize,
+        gains=(1.0, 1.0),
+        headroom=setup.plan.headroom,
+        stride_period=setup.stride_period,
+    )
+    sr = devices.samplerate
+    signal = noise_bursts(sr, devices.channels, seconds)
+    tail = setup.plan.total + 8 * blocksize + sr // 2
+    recorded = run_through_engine(engine, signal, tail)
+    lag, peak = find_delay(signal[:, 0], recorded[:, 0])
+    if peak < 0.9:
+        raise DeviceError(f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f})")
+    report = engine.latency_report()
+    intervals = engine.callback_intervals()
+    compute, frames = engine.compute_times()
+    ms = 1000.0 / sr
+    stride_compute = compute[frames > 0]
+    return {
+        "machine": machine_name(),
+        "provider": provider,
+        "samplerate": sr,
+        "blocksize": blocksize,
+        "stride": setup.plan.stride,
+        "lookahead": setup.plan.lookahead,
+        "measured_samples": lag,
+        "measured_ms": lag * ms,
+        "correlation": peak,
+        "reported_samples": report["total_samples"],
+        "reported_ms": report["total_ms"],
+        "algorithmic_ms": report["algorithmic_ms"],
+        "headroom_ms": report["headroom_ms"],
+        "device_ms": report["device_ms"],
+        "difference_ms": (lag - report["total_samples"]) * ms,
+        "block_ms": blocksize * ms,
+        "within_one_block": abs(lag - report["total_samples"]) <= blocksize,
+        "model_call_ms": 1000 * setup.call_seconds,
+        "callback_interval_ms_p50": float(np.percentile(intervals, 50) * 1000) if len(intervals) else float("nan"),
+        "callback_interval_ms_p99": float(np.percentile(intervals, 99) * 1000) if len(intervals) else float("nan"),
+        "callback_interval_ms_max": float(intervals.max() * 1000) if len(intervals) else float("nan"),
+        "compute_ms_p50": float(np.percentile(stride_compute, 50) * 1000) if len(stride_compute) else float("nan"),
+        "compute_ms_p99": float(np.percentile(stride_compute, 99) * 1000) if len(stride_compute) else float("nan"),
+        "late_blocks": engine.stats.late_blocks,
+        "xruns": engine.stats.xruns,
+        "resyncs": engine.stats.resyncs,
+        "callbacks": engine.stats.callbacks,
+    }
+
+
+def format_latency(result: dict) -> str:
+    """The one-line summary ``vocalex bench --live`` prints."""
+    return (
+        f"end-to-end latency {result['measured_ms']:.1f} ms = algorithmic {result['algorithmic_ms']:.1f} ms"
+        f" + compute headroom {result['headroom_ms']:.1f} ms + device buffers {result['device_ms']:.1f} ms"
+        f" {'+' if result['difference_ms'] >= 0 else '-'} {abs(result['difference_ms']):.1f} ms unexplained"
+        f" (reported {result['reported_ms']:.1f} ms; one block = {result['block_ms']:.1f} ms)"
+    )
