@@ -1,0 +1,176 @@
+"""Audio files in and out, block by block, checked at the boundary.
+
+Reading: anything libsndfile reads (wav, flac, ogg, mp3, aiff, ...), every
+integer or float subtype delivered as float32 (frames, channels) blocks, so a
+one-hour file never has to fit in memory. Problems become one-line errors:
+missing / unreadable / empty / not audio -> AudioInputError; channels outside
+1..8 or rates outside 8..192 kHz -> UnsupportedAudioError; NaN / Inf samples ->
+InvalidSamplesError.
+
+Writing is atomic: samples go to a hidden temporary file in the destination
+folder, which is fsync'ed and renamed onto the final name only when complete;
+on any error or Ctrl-C the temporary file is removed. wav is written as 32-bit
+float (no clipping, and vocals + accompaniment read back equals the input to
+float32 rounding), flac as 24-bit PCM (flac has no float; samples beyond full
+scale clip).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioInputError, InvalidSamplesError, OutputError, UnsupportedAudioError
+from .stream import MAX_CHANNELS, MAX_RATE, MIN_RATE
+
+READ_BLOCK = 65536  # frames per block read from a file
+FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
+_WAV_LIMIT = 4_000_000_000  # bytes; beyond it a RIFF header overflows: use RF64
+
+
+class AudioReader:
+    """An open input file: ``sample_rate``, ``channels``, ``frames``, ``blocks()``. Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike):
+        import soundfile as sf
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise AudioInputError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise AudioInputError(f"{self.path}: is a folder, not an audio file")
+        if self.path.stat().st_size == 0:
+            raise AudioInputError(f"{self.path}: file is empty")
+        if not os.access(self.path, os.R_OK):
+            raise AudioInputError(f"{self.path}: permission denied")
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudioInputError(f"{self.path}: not a readable audio file ({_first_line(exc)})") from None
+        self.sample_rate = int(self._file.samplerate)
+        self.channels = int(self._file.channels)
+        self.frames = int(self._file.frames)
+        self.format = self._file.format
+        try:
+            if not 1 <= self.channels <= MAX_CHANNELS:
+                raise UnsupportedAudioError(f"{self.path}: {self.channels} channels; vocalex handles 1..{MAX_CHANNELS}")
+            if not MIN_RATE <= self.sample_rate <= MAX_RATE:
+                raise UnsupportedAudioError(
+                    f"{self.path}: sample rate {self.sample_rate} Hz; vocalex handles {MIN_RATE}..{MAX_RATE} Hz"
+                )
+            if self.frames <= 0:
+                raise AudioInputError(f"{self.path}: contains no audio frames")
+        except AudioInputError:
+            self._file.close()
+            raise
+
+    def blocks(self, block_frames: int = READ_BLOCK):
+        """Yield float32 (n, channels) blocks, each checked for NaN / Inf."""
+        import soundfile as sf
+
+        position = 0
+        while True:
+            try:
+                block = self._file.read(block_frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioInputError(f"{self.path}: read failed at {position / self.sample_rate:.2f} s ({_first_line(exc)})") from None
+            if not len(block):
+                return
+            if not np.isfinite(block).all():
+                bad = position + int(np.argmax(~np.isfinite(block).all(axis=1)))
+                raise InvalidSamplesError(f"{self.path}: NaN or Inf sample at {bad / self.sample_rate:.3f} s (frame {bad})")
+            position += len(block)
+            yield block
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AtomicAudioWriter:
+    """Writes float (n, channels) blocks to ``path`` through a temporary file; ``commit()`` puts it in place.
+
+    Use as a context manager: leaving without commit() (an error, Ctrl-C)
+    removes the temporary file and leaves ``path`` untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, fmt: str = "wav", expected_frames: int = 0):
+        import soundfile as sf
+
+        if fmt not in FORMATS:
+            raise OutputError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        container, subtype = FORMATS[fmt]
+        if container == "WAV" and expected_frames * channels * 4 > _WAV_LIMIT:
+            container = "RF64"
+        self.path = Path(path)
+        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        try:
+            # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as for any new file.
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except OSError as exc:
+            raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from None
+        self._tmp = Path(tmp)
+        try:
+            self._file = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=channels, subtype=subtype, format=container)
+        except Exception as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot create {self.path}: {_first_line(exc)}") from None
+
+    def write(self, block: np.ndarray) -> None:
+        """block: float (n, channels)."""
+        try:
+            self._file.write(block)
+        except Exception as exc:
+            raise OutputError(f"writing {self.path} failed: {_first_line(exc)}") from None
+
+    def commit(self) -> None:
+        """Close, fsync and rename onto the final name."""
+        try:
+            self._file.close()
+            fd = os.open(self._tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot finish {self.path}: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        try:
+            if not self._file.closed:
+                self._file.close()
+        except Exception:
+            pass  # the file is being thrown away; a close error changes nothing
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None or self._tmp.exists():
+            self.discard()
+
+
+def check_can_write(paths, force: bool) -> None:
+    """Raise OutputError if any output exists (without force) or is not a file; call before any work."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            raise OutputError(f"{p} exists and is a folder")
+        if p.exists() and not force:
+            raise OutputError(f"{p} exists; use --force to overwrite")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
