@@ -1,0 +1,113 @@
+"""The Python API: Separator.load / separate / stream, argument checks, defaults shared with the CLI."""
+
+import argparse
+import inspect
+
+import numpy as np
+import onnx
+import pytest
+
+from vocalex.engine import Separator
+from vocalex.engine.errors import InvalidSamplesError, ModelError, UsageError
+from vocalex.engine.separator import lookahead_frames, parse_lookahead
+from vocalex.engine.stream import StreamSeparator
+
+
+@pytest.fixture(scope="module")
+def sep(tiny_model):
+    return Separator.load(tiny_model, threads=1)
+
+
+def audio(frames, channels, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, (frames, channels)).astype(dtype)
+
+
+@pytest.mark.parametrize("mode", ["offline", "stream"])
+def test_separate_keeps_shape_and_sums_to_input(sep, mode):
+    x = audio(30000, 2)
+    stems = sep.separate(x, 44100, mode=mode)
+    assert set(stems) == {"vocals", "accompaniment"}
+    for y in stems.values():
+        assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], x, atol=1e-6)
+    assert np.abs(stems["vocals"]).max() > 1e-3
+
+
+def test_mono_1d_float64_input(sep):
+    x = audio(20000, 1, dtype=np.float64)[:, 0]
+    stems = sep.separate(x, 48000)
+    assert stems["vocals"].shape == x.shape
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], x, atol=1e-6)
+
+
+def test_empty_audio_gives_empty_stems(sep):
+    stems = sep.separate(np.zeros((0, 2), dtype=np.float32), 44100)
+    assert stems["vocals"].shape == (0, 2)
+
+
+def test_stream_mode_equals_the_live_object(sep):
+    x = audio(25000, 2, seed=3)
+    stems = sep.separate(x, 44100, mode="stream", stride=2, lookahead=3)
+    live = sep.stream(44100, 2, stride=2, lookahead=3)
+    assert isinstance(live, StreamSeparator) and (live.stride, live.lookahead) == (2, 3)
+    outs = [live.process(x[i:i + 333]) for i in range(0, len(x), 333)] + [live.flush()]
+    vocals = np.concatenate([o["vocals"] for o in outs])[live.latency:]
+    np.testing.assert_allclose(stems["vocals"], vocals, atol=1e-6)
+
+
+def test_lookahead_in_milliseconds(sep):
+    # 20 ms at 44.1 kHz / hop 256 is 3.45 frames: rounded up to 4.
+    assert sep.lookahead_frames(20) == 4
+    assert lookahead_frames(0, sep.profile) == 0
+    assert parse_lookahead("20ms", sep.profile) == 4
+    assert parse_lookahead("3", sep.profile) == 3
+    with pytest.raises(UsageError, match="milliseconds"):
+        parse_lookahead("soon", sep.profile)
+    with pytest.raises(UsageError):
+        lookahead_frames(-5, sep.profile)
+
+
+@pytest.mark.parametrize(
+    "bad,kwargs,error",
+    [
+        ([[0.0, 0.0]], {}, UsageError),
+        (np.zeros((100, 2), dtype=np.int16), {}, UsageError),
+        (np.zeros((10, 2, 2), dtype=np.float32), {}, UsageError),
+        (np.zeros((100, 9), dtype=np.float32), {}, UsageError),
+        (np.zeros((100, 2), dtype=np.float32), {"mode": "fast"}, UsageError),
+        (np.zeros((100, 2), dtype=np.float32), {"sample_rate": 4000}, UsageError),
+        (np.zeros((100, 2), dtype=np.float32), {"mode": "stream", "stride": 0}, UsageError),
+        (np.array([[0.0], [np.nan]], dtype=np.float32), {}, InvalidSamplesError),
+        (np.array([0.0, np.inf]), {}, InvalidSamplesError),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(sep, bad, kwargs, error):
+    args = {"sample_rate": 44100, **kwargs}
+    with pytest.raises(error):
+        sep.separate(bad, **args)
+
+
+def test_models_without_metadata_or_missing_are_refused(tiny_model, tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Separator.load(tmp_path / "nope.onnx")
+    proto = onnx.load(str(tiny_model))
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(proto, str(bare))
+    with pytest.raises(ModelError, match="not a vocalex model"):
+        Separator.load(bare)
+
+
+def test_api_and_cli_defaults_have_not_drifted_apart():
+    from vocalex.engine import separate_cli
+
+    parser = argparse.ArgumentParser()
+    separate_cli.register(parser.add_subparsers())
+    cli = parser.parse_args(["separate", "x.wav"])
+    api = inspect.signature(Separator.separate).parameters
+    live = inspect.signature(Separator.stream).parameters
+    assert cli.mode == api["mode"].default
+    assert cli.stride == api["stride"].default == live["stride"].default
+    assert int(cli.lookahead) == api["lookahead"].default == live["lookahead"].default
+    assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
+    assert cli.model is None and inspect.signature(Separator.load).parameters["model"].default is None

@@ -1,0 +1,139 @@
+"""`vocalex separate` end to end on files the tests write themselves."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vocalex.engine.cli import main
+from vocalex.engine.model import OnnxModel
+from vocalex.engine.stream import StreamSeparator
+
+
+def write(path, frames, channels, rate, subtype="PCM_16", seed=0, **kw):
+    x = np.random.default_rng(seed).uniform(-0.5, 0.5, (frames, channels)).astype(np.float32)
+    sf.write(str(path), x, rate, subtype=subtype, **kw)
+    return sf.read(str(path), dtype="float32", always_2d=True)[0]
+
+
+def stems(out, name, fmt="wav"):
+    v, rv = sf.read(str(out / name / f"vocals.{fmt}"), dtype="float32", always_2d=True)
+    a, ra = sf.read(str(out / name / f"accompaniment.{fmt}"), dtype="float32", always_2d=True)
+    assert rv == ra
+    return v, a, rv
+
+
+def cli(*args):
+    return main(["separate", *map(str, args)])
+
+
+@pytest.mark.parametrize("mode", ["offline", "stream"])
+def test_44k_stereo_both_modes_keep_rate_channels_length_and_sum(tiny_model, tmp_path, mode):
+    x = write(tmp_path / "song.wav", 3 * 44100 + 17, 2, 44100)
+    assert cli(tmp_path / "song.wav", "-o", tmp_path / "out", "--model", tiny_model, "--mode", mode, "-q") == 0
+    v, a, rate = stems(tmp_path / "out", "song")
+    assert rate == 44100 and v.shape == x.shape == a.shape
+    assert np.abs(v + a - x).max() < 1e-4
+    assert np.abs(v).max() > 1e-3
+    assert sf.info(str(tmp_path / "out" / "song" / "vocals.wav")).subtype == "FLOAT"
+
+
+def test_stream_mode_file_equals_the_live_object(tiny_model, tmp_path):
+    x = write(tmp_path / "clip.wav", 30000, 2, 44100, subtype="FLOAT", seed=4)
+    assert cli(tmp_path / "clip.wav", "-o", tmp_path, "--model", tiny_model, "--mode", "stream",
+               "--stride", 3, "--lookahead", 2, "-q") == 0
+    v, _, _ = stems(tmp_path, "clip")
+    live = StreamSeparator(OnnxModel.load(tiny_model), 44100, 2, stride=3, lookahead=2)
+    outs = [live.process(x[i:i + 127]) for i in range(0, len(x), 127)] + [live.flush()]
+    ref = np.concatenate([o["vocals"] for o in outs])[live.latency:]
+    np.testing.assert_allclose(v, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate,channels,fmt", [(48000, 1, "wav"), (22050, 2, "flac")])
+def test_resampled_rates_and_flac(tiny_model, tmp_path, rate, channels, fmt):
+    x = write(tmp_path / "in.flac", rate + 5, channels, rate, subtype="PCM_24")
+    assert cli(tmp_path / "in.flac", "-o", tmp_path / "o", "--model", tiny_model, "--format", fmt, "-q") == 0
+    v, a, got_rate = stems(tmp_path / "o", "in", fmt)
+    assert got_rate == rate and v.shape == x.shape
+    assert np.abs(v + a - x).max() < 1e-4
+
+
+def test_ogg_input_is_read(tiny_model, tmp_path):
+    x = write(tmp_path / "t.ogg", 20000, 2, 44100, subtype="VORBIS", format="OGG")
+    assert cli(tmp_path / "t.ogg", "-o", tmp_path, "--model", tiny_model, "--lookahead", "20ms", "--mode", "stream", "-q") == 0
+    v, a, _ = stems(tmp_path, "t")
+    assert v.shape == x.shape and np.abs(v + a - x).max() < 1e-4
+
+
+def test_existing_outputs_are_kept_without_force(tiny_model, tmp_path):
+    write(tmp_path / "song.wav", 5000, 2, 44100)
+    folder = tmp_path / "out" / "song"
+    folder.mkdir(parents=True)
+    (folder / "vocals.wav").write_bytes(b"precious")
+    assert cli(tmp_path / "song.wav", "-o", tmp_path / "out", "--model", tiny_model, "-q") == 7
+    assert (folder / "vocals.wav").read_bytes() == b"precious"
+    assert sorted(p.name for p in folder.iterdir()) == ["vocals.wav"]  # nothing else written
+    assert cli(tmp_path / "song.wav", "-o", tmp_path / "out", "--model", tiny_model, "-q", "--force") == 0
+    assert sf.info(str(folder / "vocals.wav")).frames == 5000
+
+
+def test_one_bad_input_does_not_stop_the_others(tiny_model, tmp_path, capsys):
+    write(tmp_path / "good.wav", 8000, 2, 44100)
+    (tmp_path / "junk.wav").write_bytes(b"RIFF....not audio at all")
+    code = cli(tmp_path / "junk.wav", tmp_path / "good.wav", tmp_path / "gone.mp3", "-o", tmp_path / "o", "--model", tiny_model, "-q")
+    assert code == 3  # the first failure's code (unreadable input)
+    assert (tmp_path / "o" / "good" / "vocals.wav").exists()
+    assert not (tmp_path / "o" / "junk").exists() and not (tmp_path / "o" / "gone").exists()
+    err = capsys.readouterr().err
+    assert "2 of 3 inputs failed" in err and "junk.wav" in err and "gone.mp3" in err
+
+
+@pytest.mark.parametrize(
+    "make,code,message",
+    [
+        (lambda p: p.write_bytes(b""), 3, "empty"),
+        (lambda p: sf.write(str(p), np.zeros((0, 2), np.float32), 44100), 3, "no audio"),
+        (lambda p: sf.write(str(p), np.zeros((100, 9), np.float32), 44100), 4, "channels"),
+        (lambda p: sf.write(str(p), np.zeros((100, 1), np.float32), 4000), 4, "sample rate"),
+        (lambda p: sf.write(str(p), np.array([[0.0], [np.nan], [0.0]], np.float32), 44100, subtype="FLOAT"), 5, "NaN"),
+        (lambda p: p.mkdir(), 3, "folder"),
+    ],
+)
+def test_bad_inputs_give_distinct_codes_and_no_outputs(tiny_model, tmp_path, capsys, make, code, message):
+    bad = tmp_path / "bad.wav"
+    make(bad)
+    assert cli(bad, "-o", tmp_path / "o", "--model", tiny_model, "-q") == code
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "bad").exists()  # no folder, no temporary files left behind
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["--stride", "0", "--mode", "stream"], 2, "stride"),
+        (["--lookahead", "soon"], 2, "lookahead"),
+        (["--lookahead", "200", "--mode", "stream"], 2, "lookahead"),
+        (["--threads", "0"], 2, "threads"),
+        (["--model", "/nonexistent/model.onnx"], 6, "not found"),
+    ],
+)
+def test_bad_arguments_exit_with_one_line(tiny_model, tmp_path, args, code, message):
+    write(tmp_path / "a.wav", 1000, 1, 44100)
+    if "--model" not in args:
+        args = args + ["--model", str(tiny_model)]
+    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "separate", str(tmp_path / "a.wav"),
+                           "-o", str(tmp_path / "o"), *args], capture_output=True, text=True)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_inputs_with_the_same_name_are_refused_before_work(tiny_model, tmp_path):
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a" / "x.wav", 1000, 1, 44100)
+    write(tmp_path / "x.flac", 1000, 1, 44100)
+    assert cli(tmp_path / "a" / "x.wav", tmp_path / "x.flac", "-o", tmp_path / "o", "--model", tiny_model) == 2
+    assert not (tmp_path / "o").exists()
