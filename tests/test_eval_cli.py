@@ -90,3 +90,33 @@ def test_eval_bad_inputs_are_one_line_errors(tmp_path, tiny_model, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("vocalex: error:") for line in err)
     assert main(["eval", str(tmp_path), "--model", str(tiny_model), "--json", str(tmp_path / "no" / "x.json")]) == 7
+
+
+def test_plot_cli_writes_a_small_png_and_refuses_to_overwrite(tmp_path, tiny_model, capsys):
+    sr = 44100
+    song = tmp_path / "song.wav"
+    t = np.arange(2 * sr) / sr
+    sf.write(song, np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1) * 0.2, sr)
+    fig = tmp_path / "fig.png"
+    assert main(["plot", str(song), "-o", str(fig), "--model", str(tiny_model), "--seconds", "1.5"]) == 0
+    data = fig.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 300_000
+    assert main(["plot", str(song), "-o", str(fig), "--model", str(tiny_model)]) == 7  # exists, no --force
+    assert main(["plot", str(song), "-o", str(tmp_path / "fig.jpg"), "--model", str(tiny_model)]) == 2
+    assert main(["plot", str(song), "-o", str(tmp_path / "late.png"), "--model", str(tiny_model), "--start", "5"]) == 3
+    assert not (tmp_path / "late.png").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary leftovers
+
+
+def test_sdr_vs_latency_and_histogram_figures(tmp_path):
+    from vocalex.evaluation.plots import plot_compute_histogram, plot_sdr_vs_latency
+
+    out = plot_sdr_vs_latency(
+        {"live1024 stride 4": [(40.6, 3.0, "la 0"), (52.2, 3.5, "la 2"), (75.4, 3.8, "la 6")]},
+        tmp_path / "curve.png",
+        references={"offline": 4.1, "Spleeter 2-stem": 5.0},
+    )
+    hist = plot_compute_histogram({"cpu": np.random.default_rng(0).gamma(4, 2, 500)}, tmp_path / "hist.png", budget_ms=23.2)
+    for p in (out, hist):
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 300_000
