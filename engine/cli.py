@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from .errors import VocalexError
@@ -63,14 +64,33 @@ def _version() -> str:
         return "unknown"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and context manager cleans up."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def install_termination_handler() -> None:
+    """Turn SIGTERM into an exception in the main thread (Python's default would die without cleanup)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_termination_handler()
     try:
         return int(args.handler(args) or 0)
     except VocalexError as exc:
         print(f"vocalex: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("vocalex: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("vocalex: interrupted", file=sys.stderr)
         return 130

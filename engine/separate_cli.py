@@ -34,6 +34,7 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel worker processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only errors")
     p.set_defaults(handler=run)
 
@@ -101,18 +102,34 @@ def run(args) -> int:
     from .separator import Separator, parse_lookahead
     from .stream import check_stream_args
 
-    inputs = [Path(p) for p in args.inputs]
-    names = {}
-    for p in inputs:
-        if p.stem in names:
-            raise UsageError(f"{names[p.stem]} and {p} would both write to {Path(args.out) / p.stem}; separate them in two runs")
-        names[p.stem] = p
+    from .batch import check_unique_names, expand_inputs, run_parallel
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    inputs = expand_inputs(args.inputs)
+    check_unique_names(inputs, args.out)
     separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
     lookahead = parse_lookahead(args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
 
     failures = []
+    if args.jobs > 1 and len(inputs) > 1:
+        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force)
+        progress = _Progress(quiet=args.quiet)
+
+        def on_result(kind, path, *payload):
+            if kind == "ok":
+                progress.done(payload[0])
+            else:
+                code, message = payload
+                progress.fail(path, message)
+                failures.append((path, code))
+
+        run_parallel(inputs, args.out, options, jobs=min(args.jobs, len(inputs)), model=args.model,
+                     provider=args.provider, threads=args.threads, on_result=on_result)
+        return _summary(failures, inputs)
+
     with _Progress(quiet=args.quiet) as progress:
         for path in inputs:
             task = progress.start(path)
@@ -121,13 +138,18 @@ def run(args) -> int:
                                        fmt=args.fmt, force=args.force, on_progress=task)
             except VocalexError as exc:
                 progress.fail(path, exc)
-                failures.append((path, exc))
+                failures.append((path, exc.exit_code))
                 continue
             progress.done(result)
+    return _summary(failures, inputs)
+
+
+def _summary(failures, inputs) -> int:
+    """Name the failed inputs; the exit code is the first failure's (0 when all succeeded)."""
     if failures:
         print(f"vocalex: {len(failures)} of {len(inputs)} inputs failed: " + ", ".join(str(p) for p, _ in failures),
               file=sys.stderr)
-        return failures[0][1].exit_code
+        return failures[0][1]
     return 0
 
 
