@@ -299,11 +299,19 @@ def write_json(results: dict, path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".vocalex-", suffix=".json", dir=str(path.resolve().parent))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, umask_mode())  # mkstemp makes 0600; a result file gets the user's usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def umask_mode() -> int:
+    """0666 minus the process umask: the mode open() would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _jsonable(value):

@@ -28,6 +28,8 @@ def _save(fig, out) -> Path:
     """Save ``fig`` to ``out`` through a temporary file in the same folder, then close it."""
     from vocalex.engine.errors import OutputError
 
+    from .eval_cli import umask_mode
+
     plt = _pyplot()
     out = Path(out)
     tmp = None
@@ -35,6 +37,7 @@ def _save(fig, out) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=str(out.resolve().parent))
         os.close(fd)
         _write_palette_png(fig, tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, out)
     except OSError as exc:
         if tmp is not None and os.path.exists(tmp):
@@ -84,7 +87,7 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
                        label=f"{label} ({value:.2f} dB)")
     ax.set_xlabel("end-to-end latency (ms): algorithmic + model call p99")
     ax.set_ylabel("vocals SDR, median over tracks (dB)")
-    ax.set_title(title or "vocals SDR against latency")
+    ax.set_title(title or "vocals SDR against latency", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -110,7 +113,7 @@ def plot_compute_histogram(times_ms: dict, out, budget_ms: float | None = None, 
         ax.axvline(budget_ms, color="k", linestyle="--", linewidth=1, label=f"budget per call {budget_ms:.1f} ms")
     ax.set_xlabel("compute time per model call (ms)")
     ax.set_ylabel("calls")
-    ax.set_title(title or "model call compute time")
+    ax.set_title(title or "model call compute time", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

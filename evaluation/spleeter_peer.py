@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import os
 import warnings
 
 import numpy as np
@@ -63,8 +62,6 @@ class SpleeterPeer:
 
     @classmethod
     def load(cls, threads: int | None = None) -> "SpleeterPeer":
-        # tqdm progress bars inside Estimator.separate would clutter the eval table.
-        os.environ.setdefault("TQDM_DISABLE", "1")
         import torch
 
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints while importing and loading
@@ -112,7 +109,9 @@ class SpleeterPeer:
             raise ValueError(f"Spleeter takes mono or stereo, got {audio.shape[1]} channels")
         stereo = np.repeat(audio.reshape(len(audio), -1)[:, :1], 2, axis=1) if mono else audio
         torch = self._torch
-        with torch.no_grad(), warnings.catch_warnings():
+        # The package wraps its mask loop in a tqdm bar on stderr; TQDM_DISABLE only works if set
+        # before tqdm is first imported, so the bar is swallowed here instead.
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             # The package asks torch.stft for return_complex=False, deprecated but still exact.
             warnings.simplefilter("ignore", UserWarning)
             wavs = self._estimator.separate(torch.from_numpy(np.ascontiguousarray(stereo.T)))

@@ -1,0 +1,41 @@
+"""The README's quality table: vocalex (offline and stream) and every baseline on the MUSDB18-7s validation clips.
+
+    python3 benchmarks/eval_musdb.py [--model M.onnx] [--data DIR] [--museval] [--limit N]
+
+Runs ``vocalex eval DATA --split valid --mode both --baselines`` in-process (same clips, same metric
+for every system) and writes benchmarks/results/eval_musdb_valid.json; prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from _eval_common import MUSDB_7S, RESULTS, write_json
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
+    p.add_argument("--data", default=str(MUSDB_7S), help=f"MUSDB18 folder (default {MUSDB_7S})")
+    p.add_argument("--split", default="valid")
+    p.add_argument("--stride", type=int, default=None)
+    p.add_argument("--lookahead", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--museval", action="store_true", help="also BSSEval v4 (slow: about 1 s per clip and system)")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", default=str(RESULTS / "eval_musdb_valid.json"))
+    args = p.parse_args(argv)
+
+    from vocalex.evaluation.eval_cli import evaluate, print_table
+
+    results = evaluate(args.data, split=args.split, mode="both", baselines=True, museval=args.museval,
+                       model=args.model, threads=args.threads, stride=args.stride, lookahead=args.lookahead,
+                       limit=args.limit, progress=True)
+    print_table(results)
+    write_json(results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

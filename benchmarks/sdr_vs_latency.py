@@ -1,0 +1,110 @@
+"""The curve that shows what each millisecond buys: vocals SDR against end-to-end latency.
+
+    python3 benchmarks/sdr_vs_latency.py [--model A.onnx --model B.onnx] [--strides 1,2,4]
+                                         [--lookaheads 0,1,2,4,8,16] [--limit N]
+
+For each model (profile) and stride, stream mode is scored on the MUSDB18-7s validation clips at
+each lookahead (median vocals SDR over tracks, the eval metric), and placed at its end-to-end
+latency = the stream's exact algorithmic latency + the p99 compute time of one model call on this
+machine (device buffers excluded). Offline mode and the baselines of
+benchmarks/results/eval_musdb_valid.json (if present) are drawn as horizontal lines.
+Writes benchmarks/results/sdr_vs_latency.{json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from _eval_common import MUSDB_7S, RESULTS, read_json, write_json
+
+
+def call_ms_p99(separator, channels: int, calls: int = 100) -> dict:
+    """Compute time of one stream-mode model call (batch = channels windows), p50 / p99 in ms."""
+    p = separator.profile
+    x = np.abs(np.random.default_rng(0).standard_normal((channels, p.n_bins, p.n_frames))).astype(np.float32) * 0.1
+    for _ in range(5):
+        separator.model.run(x)
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        separator.model.run(x)
+        times.append(1000.0 * (time.perf_counter() - t0))
+    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", action="append", default=None, help="ONNX model; repeat for several profiles")
+    p.add_argument("--data", default=str(MUSDB_7S))
+    p.add_argument("--split", default="valid")
+    p.add_argument("--strides", default="4")
+    p.add_argument("--lookaheads", default="0,1,2,4,8,16")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--eval-json", default=str(RESULTS / "eval_musdb_valid.json"),
+                   help="eval results whose offline/baseline numbers are drawn as reference lines")
+    p.add_argument("--out", default=str(RESULTS / "sdr_vs_latency.png"))
+    args = p.parse_args(argv)
+
+    from pathlib import Path
+
+    from vocalex.engine import Separator
+    from vocalex.evaluation.eval_cli import open_eval_dataset, stream_latency_ms
+    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.evaluation.metrics import aggregate, sdr
+    from vocalex.evaluation.plots import plot_sdr_vs_latency
+
+    strides = [int(s) for s in args.strides.split(",")]
+    lookaheads = [int(s) for s in args.lookaheads.split(",")]
+    ds, split = open_eval_dataset(args.data, args.split)
+    tracks = ds.tracks[: args.limit] if args.limit else ds.tracks
+    clips = []
+    for t in tracks:
+        rate = t.rate()
+        stems = t.load(sample_rate=rate)
+        clips.append((t.name, rate, stems))
+    print(f"{len(clips)} clips of {ds.root} (split {split})")
+
+    series, references, points_json = {}, {}, []
+    for model in args.model or [None]:
+        sep = Separator.load(model=model, threads=args.threads)
+        prof = sep.profile
+        tag = f"{prof.model_version} ({prof.n_fft}/{prof.hop_length} @ {prof.sample_rate} Hz)"
+        compute = call_ms_p99(sep, clips[0][2]["mixture"].shape[1])
+        offline = aggregate(sdr(s["vocals"], sep.separate(s["mixture"], r, mode="offline")["vocals"]) for _, r, s in clips)
+        references[f"offline, {prof.model_version}"] = offline["median"]
+        for stride in strides:
+            label = f"{tag}, stride {stride}"
+            series[label] = []
+            for la in lookaheads:
+                scores = aggregate(
+                    sdr(s["vocals"], sep.separate(s["mixture"], r, mode="stream", stride=stride, lookahead=la)["vocals"])
+                    for _, r, s in clips
+                )
+                lat = stream_latency_ms(sep, clips[0][1], clips[0][2]["mixture"].shape[1], stride, la)
+                total = lat["ms"] + compute["p99"]
+                series[label].append((total, scores["median"], f"la {la}"))
+                points_json.append({"model": prof.model_version, "stride": stride, "lookahead": la,
+                                    "algorithmic_ms": lat["ms"], "compute_ms_p99": compute["p99"],
+                                    "latency_ms": total, "vocals_sdr": scores})
+                print(f"{label}, lookahead {la}: {total:.1f} ms -> vocals SDR median {scores['median']:.2f} dB")
+
+    if Path(args.eval_json).exists():
+        ev = read_json(args.eval_json)
+        for name, entry in ev["systems"].items():
+            if entry.get("kind") == "baseline":
+                references[name] = entry["summary"]["vocals"]["median"]
+    machine = machine_info()
+    plot_sdr_vs_latency(series, args.out, references=references,
+                        title=f"vocals SDR vs latency, {len(clips)} MUSDB18-7s {split} clips\n{describe(machine)}")
+    print(f"wrote {args.out}")
+    write_json({"schema": "vocalex.sdr_vs_latency/1", "machine": machine, "split": split, "n_tracks": len(clips),
+                "points": points_json, "references": references}, Path(args.out).with_suffix(".json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
