@@ -1,0 +1,406 @@
+"""The training loop: data from the decode-once cache, augmentation, the
+masked L1 loss, Adam, checkpoints that allow stopping at any step, validation
+through the real engine, a JSON-lines log and a PNG of the curves.
+
+Runs on one device, or on several through ``torchrun`` (DistributedDataParallel:
+NCCL on CUDA, gloo on CPU). Every rank draws its own examples (seed + rank);
+rank 0 alone logs, validates and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vocalex.engine.errors import UsageError
+
+from .augment import AugmentConfig, MixSampler, StemPool
+from .loss import crop_samples, magnitude, masked_l1
+from .profiles import PROFILES, get_profile
+from .unet import UNet, UNetConfig, count_parameters
+
+DEFAULT_WIDTHS = (8, 16, 32, 64, 128, 256)
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    profile: str = "live1024"
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    steps: int = 10000
+    batch_size: int = 16            # spectrogram windows per step and rank (a stereo crop gives two)
+    lr: float = 1e-3
+    decay_from: float = 0.8         # linear decay to 10 % over the last 20 % of steps
+    seed: int = 0
+    valid_every: int = 500
+    checkpoint_every: int = 50
+    log_every: int = 10
+    stream_weight: float = 0.5
+    stream_stride: int = 4
+    stream_lookahead: int = 0
+    extra_vocals: list[str] = field(default_factory=list)
+    extra_accompaniment: list[str] = field(default_factory=list)
+    remix_prob: float = 0.5
+    extra_prob: float = 0.2
+    instrumental_prob: float = 0.1
+    cache: str | None = None
+    threads: int | None = None
+    valid_modes: tuple[str, ...] = ("offline", "stream")
+    stream_valid_every: int = 1     # stream mode costs a model call per stride: validate it every k-th time only
+    device: str = "auto"
+    amp: bool = True                # mixed precision where the device is CUDA
+    model_version: str = "dev"
+    training_data: str = ""
+    licence: str = ""
+
+    def __post_init__(self):
+        self.widths = tuple(int(w) for w in self.widths)
+        self.valid_modes = tuple(self.valid_modes)
+        if self.profile not in PROFILES:
+            get_profile(self.profile)  # raises UsageError naming the choices
+        for name in ("steps", "batch_size", "valid_every", "checkpoint_every", "log_every", "stream_valid_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise UsageError(f"--widths must be positive integers, got {self.widths}")
+        if not 0.0 <= self.stream_weight <= 1.0:
+            raise UsageError(f"--stream-weight must be in [0, 1], got {self.stream_weight}")
+        if self.lr <= 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Constant, then linear decay to 10 % over the last (1 - decay_from) of the steps."""
+    start = int(cfg.decay_from * cfg.steps)
+    if step < start:
+        return cfg.lr
+    frac = (step - start) / max(1, cfg.steps - start)
+    return cfg.lr * (1.0 - 0.9 * min(1.0, frac))
+
+
+# ----------------------------------------------------------------------------------------------- data
+def _extra_files(paths: list[str], kind: str) -> list[Path]:
+    """Audio files for extra material: a file, or a folder (a stems folder gives its ``kind`` stems)."""
+    from .datasets import AUDIO_SUFFIXES, open_dataset
+
+    files = []
+    for p in map(Path, paths):
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            try:
+                ds = open_dataset(p)
+                files += [t.sources[kind][0] for t in ds.tracks if kind in t.sources]
+            except Exception:
+                files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            raise UsageError(f"extra {kind} material not found: {p}")
+    if paths and not files:
+        raise UsageError(f"no audio files in the extra {kind} material {paths}")
+    return files
+
+
+def build_pool(cfg: TrainConfig, log=print) -> StemPool:
+    """Decode (once, through the cache) every training track and extra file into a StemPool."""
+    from .cache import cached_file, cached_track
+    from .datasets import open_dataset
+
+    rate = PROFILES[cfg.profile].sample_rate
+    pool = StemPool()
+    t0 = time.time()
+    for path in cfg.data:
+        ds = open_dataset(path, split="train")
+        for track in ds.tracks:
+            stems = cached_track(track, rate, cfg.cache)
+            pool.add_track(track.name, stems["vocals"], stems["accompaniment"])
+        log(f"data: {ds.layout} {path}: {len(ds.tracks)} training tracks")
+    for kind, paths in (("vocals", cfg.extra_vocals), ("accompaniment", cfg.extra_accompaniment)):
+        for f in _extra_files(paths, kind):
+            pool.add_extra(kind, f.name, cached_file(f, rate, cfg.cache))
+    log(f"data: {len(pool)} tracks, {len(pool.extra_vocals)} extra vocals, "
+        f"{len(pool.extra_accompaniment)} extra accompaniment files ready in {time.time() - t0:.1f} s")
+    return pool
+
+
+def spectrogram_batch(batch: dict[str, np.ndarray], profile, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stereo crops {"mixture","vocals"} (n, 2, samples) -> mixture, vocals magnitudes (2n, n_bins, n_frames)."""
+    mix = torch.from_numpy(batch["mixture"]).to(device).reshape(-1, batch["mixture"].shape[-1])
+    voc = torch.from_numpy(batch["vocals"]).to(device).reshape(-1, batch["vocals"].shape[-1])
+    return magnitude(mix, profile), magnitude(voc, profile)
+
+
+# ------------------------------------------------------------------------------------------- plumbing
+def _distributed() -> tuple[int, int]:
+    """Initialise torch.distributed when launched by torchrun -> (rank, world size)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    try:
+        return torch.device(cfg.device)
+    except RuntimeError:
+        raise UsageError(f"unknown device {cfg.device!r}; use auto, cpu or cuda[:N]") from None
+
+
+def model_profile(cfg: TrainConfig):
+    from vocalex.export.onnx_export import profile_for
+
+    return profile_for(PROFILES[cfg.profile], model_version=cfg.model_version,
+                       training_data=cfg.training_data or ", ".join(cfg.data), licence=cfg.licence or "unspecified")
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, sampler, best: float | None) -> None:
+    state = {
+        "version": CHECKPOINT_VERSION,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "config": asdict(cfg),
+        "unet": model.config.to_dict(),
+        "profile": asdict(PROFILES[cfg.profile]),
+        "sampler_rng": sampler.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "best": best,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a run stopped mid-write never leaves a broken checkpoint
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    from vocalex.engine.errors import ModelError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"{path} is not a vocalex checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "unet" not in ckpt:
+        raise ModelError(f"{path} is not a vocalex checkpoint (no model/unet entries)")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> UNet:
+    model = UNet(UNetConfig.from_dict(ckpt["unet"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+class RunLog:
+    """JSON lines in OUT/log.jsonl and a PNG of the curves (if matplotlib is installed)."""
+
+    def __init__(self, out: Path):
+        self.path = out / "log.jsonl"
+        self.png = out / "curves.png"
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def plot(self) -> bool:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return False
+        recs = self.records()
+        train = [r for r in recs if "loss" in r]
+        valid = [r for r in recs if "valid" in r]
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        if train:
+            ax1.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8)
+        ax1.set(xlabel="step", ylabel="training loss (L1, normalised)", title="loss")
+        for mode in ("offline", "stream"):
+            for stem, style in (("vocals", "-"), ("accompaniment", "--")):
+                pts = [(r["step"], r["valid"][mode][stem]) for r in valid if mode in r["valid"]]
+                if pts:
+                    ax2.plot(*zip(*pts), style, marker="o", ms=3, label=f"{stem} {mode}")
+        ax2.set(xlabel="step", ylabel="median SDR (dB)", title="validation (held-out clips, engine)")
+        if valid:
+            ax2.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(self.png, dpi=100)
+        plt.close(fig)
+        return True
+
+
+# ------------------------------------------------------------------------------------------ the loop
+def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> dict:
+    """Train per ``cfg``; returns {"step", "loss", "best", "checkpoint", "model"}. Stoppable at any time: OUT/last.pt."""
+    rank, world = _distributed()
+    device = _device(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    is_main = rank == 0
+    console = None
+    if is_main and not quiet:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+
+    def log(msg):
+        if console is not None:
+            console.log(msg)
+
+    profile = PROFILES[cfg.profile]
+    torch.manual_seed(cfg.seed + rank)
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(out / "last.pt" if resume == "auto" else resume)
+        saved = ckpt["config"]
+        # The network's shape and STFT come from the checkpoint, whatever the command line says.
+        cfg.profile, cfg.widths = saved["profile"], tuple(saved["widths"])
+        profile = PROFILES[cfg.profile]
+    model = UNet(UNetConfig(widths=cfg.widths)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step, best = 0, None
+    pool = build_pool(cfg, log)
+    sampler = MixSampler(pool, crop_samples(profile), AugmentConfig(remix_prob=cfg.remix_prob, extra_prob=cfg.extra_prob,
+                                                                    instrumental_prob=cfg.instrumental_prob),
+                         seed=cfg.seed + 1000 * rank)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        step, best = int(ckpt["step"]), ckpt.get("best")
+        if rank == 0:
+            sampler.rng.bit_generator.state = ckpt["sampler_rng"]
+        else:
+            sampler.rng = np.random.default_rng(cfg.seed + 1000 * rank + step)
+        torch.set_rng_state(ckpt["torch_rng"])
+        log(f"resumed from step {step}")
+    log(f"model: U-Net widths {cfg.widths}, {count_parameters(model):,} parameters, profile {cfg.profile}, "
+        f"device {device}, world {world}")
+
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    use_amp = cfg.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    runlog = RunLog(out)
+    clips = None
+    crops = max(1, cfg.batch_size // 2)
+    progress = None
+    if console is not None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+        task = progress.add_task("train", total=cfg.steps, completed=step, loss="-")
+        progress.start()
+    t_start, losses, last_loss = time.time(), [], float("nan")
+    try:
+        net.train()
+        while step < cfg.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            mix, target = spectrogram_batch(sampler.batch(crops), profile, device)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                mask = net(mix[:, None])[:, 0]
+            loss = masked_l1(mask.float(), mix, target, stream_weight=cfg.stream_weight,
+                             stride=cfg.stream_stride, lookahead=cfg.stream_lookahead)
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"loss is {loss.item()} at step {step}: lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            losses.append(loss.item())
+            if progress is not None:
+                progress.update(task, completed=step, loss=f"{losses[-1]:.4f}")
+            if is_main and (step % cfg.log_every == 0 or step == cfg.steps):
+                last_loss = float(np.mean(losses))
+                runlog.write({"step": step, "loss": last_loss, "lr": lr_at(step - 1, cfg),
+                              "elapsed_s": round(time.time() - t_start, 1)})
+                losses = []
+            if is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(out / "last.pt", model, optimizer, step, cfg, sampler, best)
+            if step % cfg.valid_every == 0 or step == cfg.steps:
+                if is_main:  # a snapshot per validation point, so any of them can be exported later
+                    save_checkpoint(out / f"step-{step:06d}.pt", model, optimizer, step, cfg, sampler, best)
+                if is_main and cfg.valid_modes:
+                    if clips is None:
+                        from .validate import load_clips
+
+                        clips = load_clips(cfg.data, profile.sample_rate, cfg.cache)
+                    best = _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log)
+                if world > 1:
+                    torch.distributed.barrier()
+    finally:
+        if progress is not None:
+            progress.stop()
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if is_main:
+        runlog.plot()
+    return {"step": step, "loss": last_loss, "best": best, "checkpoint": str(out / "last.pt"), "model": model}
+
+
+def _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log):
+    """Score the model on the held-out clips through the engine; keep OUT/best.pt by offline vocals SDR."""
+    if not clips:
+        log("validation: no held-out clips in the training data; skipped")
+        return best
+    from .validate import validate_module
+
+    t0 = time.time()
+    was_training = model.training
+    modes = cfg.valid_modes
+    if (step // cfg.valid_every) % cfg.stream_valid_every != 0 and step != cfg.steps:
+        modes = tuple(m for m in modes if m != "stream")
+    if not modes:
+        return best
+    try:
+        scores = validate_module(model, model_profile(cfg), clips, modes,
+                                 stride=cfg.stream_stride, lookahead=cfg.stream_lookahead, threads=cfg.threads)
+    except ImportError as exc:  # an engine checkout without Separator yet: train on, validate the snapshots later
+        model.train(was_training)
+        log(f"validation skipped: {exc}")
+        return best
+    model.train(was_training)
+    summary = {m: {k: round(v[k], 3) for k in ("vocals", "accompaniment")} for m, v in scores.items()}
+    runlog.write({"step": step, "valid": summary, "clips": len(clips), "valid_s": round(time.time() - t0, 1)})
+    runlog.plot()
+    log(f"step {step} validation ({len(clips)} clips, {time.time() - t0:.0f} s): "
+        + "; ".join(f"{m} vocals {s['vocals']:.2f} dB, accompaniment {s['accompaniment']:.2f} dB" for m, s in summary.items()))
+    key = summary.get("offline", next(iter(summary.values())))["vocals"]
+    if best is None or key > best:
+        best = key
+        save_checkpoint(out / "best.pt", model, optimizer, step, cfg, sampler, best)
+    return best
