@@ -158,7 +158,7 @@ class MaskingCore:
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
         self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex128)
-        self._batch = np.zeros((windows_per_call * channels, self.n_bins, self.n_frames), dtype=np.float32)
+        self._batch = np.zeros((windows_per_call * channels, self.n_bins, self.n_frames), dtype=np.float32) if windows_per_call > 1 else None
         self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
         self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
         self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction)
@@ -191,10 +191,14 @@ class MaskingCore:
         _append_frames(self._new, self.n_bins, self._mag, self._cplx)
         self._frames_seen += s
         hm = self._mag.shape[2]
-        for b in range(self.windows):  # b = 0: the window ending at the newest frame
-            end = hm - b * stride
-            self._batch[b * c:(b + 1) * c] = self._mag[:, :, end - nf:end]
-        mask = self.model.run(self._batch)
+        if self.windows == 1:
+            batch = self._mag  # the history is exactly one window: hand it over without a copy
+        else:
+            batch = self._batch
+            for b in range(self.windows):  # b = 0: the window ending at the newest frame
+                end = hm - b * stride
+                batch[b * c:(b + 1) * c] = self._mag[:, :, end - nf:end]
+        mask = self.model.run(batch)
         newest = self._frames_seen - 1
         hc = self._cplx.shape[0]
         emitted = 0
