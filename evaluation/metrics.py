@@ -67,6 +67,20 @@ def bsseval_v4(references: dict, estimates: dict, sample_rate: int, window_s: fl
     est = np.stack([_as_2d(estimates[s]) for s in stems]).astype(np.float64)
     if ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} differ in shape")
+    audible = [i for i in range(len(stems)) if np.any(ref[i])]
+    if len(audible) < len(stems):
+        # museval refuses a silent reference (every window of it would be skipped anyway):
+        # score the audible stems alone and give the silent one no value.
+        out = {stems[i]: {name: None for name in ("SDR", "SIR", "ISR", "SAR")} for i in range(len(stems)) if i not in audible}
+        if audible:
+            out.update(bsseval_v4({stems[i]: ref[i] for i in audible}, {stems[i]: est[i] for i in audible}, sample_rate, window_s))
+        return out
+    for i in range(len(est)):
+        if not np.any(est[i]):
+            # museval also refuses an all-zero estimate (e.g. centre cancellation's accompaniment
+            # of a mono-like mix). A dither far below any signal lets it score that estimate as
+            # what it is, a very poor one, instead of dropping the track.
+            est[i] = 1e-9 * np.random.default_rng(i).standard_normal(est[i].shape)
     win = int(round(window_s * sample_rate))
     sdr_w, isr_w, sir_w, sar_w = museval.evaluate(ref, est, win=win, hop=win)
     out = {}
@@ -81,7 +95,11 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 1 else x
 
 
+MUSEVAL_CAP_DB = 300.0  # an exact estimate gives +inf in a window; JSON has no inf, and 300 dB reads as "exact"
+
+
 def _nanmedian_or_none(values: np.ndarray):
+    """Median over windows, skipping NaN (silent windows); +-inf (exact / null estimates) capped."""
     values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
+    values = np.clip(values[~np.isnan(values)], -MUSEVAL_CAP_DB, MUSEVAL_CAP_DB)
     return float(np.median(values)) if values.size else None

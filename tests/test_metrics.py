@@ -68,3 +68,18 @@ def test_bsseval_v4_half_scale_and_silent_windows():
     # For a pure scaling museval's v4 SDR equals the plain SDR: 20 log10 2.
     assert out["vocals"]["SDR"] == pytest.approx(20 * math.log10(2), abs=0.05)
     assert out["accompaniment"]["SDR"] > 30
+
+
+def test_bsseval_v4_scores_a_silent_estimate_and_skips_a_silent_reference():
+    sr = 8000
+    s = _signal(frames=2 * sr, seed=6)
+    a = _signal(frames=2 * sr, seed=7)
+    # An all-zero accompaniment estimate (centre cancellation of a mono mix) is scored, not dropped:
+    # like plain SDR, a null estimate is worth about 0 dB.
+    out = bsseval_v4({"vocals": s, "accompaniment": a}, {"vocals": s + a, "accompaniment": np.zeros_like(a)}, sr)
+    assert out["accompaniment"]["SDR"] == pytest.approx(0.0, abs=0.1)
+    assert out["vocals"]["SDR"] is not None
+    # A silent reference gets no value; the other stem is still scored.
+    out = bsseval_v4({"vocals": s, "accompaniment": np.zeros_like(a)}, {"vocals": 0.5 * s, "accompaniment": a}, sr)
+    assert out["accompaniment"] == {"SDR": None, "SIR": None, "ISR": None, "SAR": None}
+    assert out["vocals"]["SDR"] == pytest.approx(20 * math.log10(2), abs=0.05)
