@@ -2,7 +2,7 @@
 
 Signal path (host rate H, model rate M)::
 
-    input --(soxr H->M)--> STFT --|mask from the model|--> ISTFT --(soxr M->H)--> vocals
+    input --(resample H->M)--> STFT --|mask from the model|--> ISTFT --(resample M->H)--> vocals
       \\----------------- delay line of exactly `latency` samples ----------------> dry
     accompaniment = dry - vocals            (so the stems always sum to the delayed input)
 
@@ -24,8 +24,9 @@ The last term is what makes the output identical for every host block size (1,
 save it, but then block size 1 would have to see different output. With
 resampling, the time-aligned delay of the vocals path is made an integer number
 of host samples by a linear-phase shift exp(-j w delta) applied together with
-the mask, and soxr's worst hold-back in both directions is added; ``latency``
-reports the exact total in host samples.
+the mask, and the resamplers' worst hold-back in both directions is added
+(engine/resample.py, about 1.3 ms each way); ``latency`` reports the exact
+total in host samples.
 """
 
 from __future__ import annotations
