@@ -313,6 +313,9 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     runlog = RunLog(out)
+    if is_main:
+        runlog.write({"start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step, "world": world,
+                      "device": str(device), "parameters": count_parameters(model), "config": asdict(cfg)})
     clips = None
     crops = max(1, cfg.batch_size // 2)
     progress = None
@@ -362,6 +365,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
                     best = _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log)
                 if world > 1:
                     torch.distributed.barrier()
+        if world > 1:  # a per-rank fingerprint of the weights: DDP must keep them identical
+            (out / f"rank-{rank}.checksum").write_text(_parameter_digest(model))
     finally:
         if progress is not None:
             progress.stop()
@@ -370,6 +375,15 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     if is_main:
         runlog.plot()
     return {"step": step, "loss": last_loss, "best": best, "checkpoint": str(out / "last.pt"), "model": model}
+
+
+def _parameter_digest(model) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for p in model.parameters():
+        h.update(p.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log):
