@@ -67,7 +67,7 @@ def bsseval_v4(references: dict, estimates: dict, sample_rate: int, window_s: fl
     est = np.stack([_as_2d(estimates[s]) for s in stems]).astype(np.float64)
     if ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} differ in shape")
-    audible = [i for i in range(len(stems)) if np.any(ref[i])]
+    audible = [i for i in range(len(stems)) if not _museval_silent(ref[i])]
     if len(audible) < len(stems):
         # museval refuses a silent reference (every window of it would be skipped anyway):
         # score the audible stems alone and give the silent one no value.
@@ -76,17 +76,22 @@ def bsseval_v4(references: dict, estimates: dict, sample_rate: int, window_s: fl
             out.update(bsseval_v4({stems[i]: ref[i] for i in audible}, {stems[i]: est[i] for i in audible}, sample_rate, window_s))
         return out
     for i in range(len(est)):
-        if not np.any(est[i]):
-            # museval also refuses an all-zero estimate (e.g. centre cancellation's accompaniment
-            # of a mono-like mix). A dither far below any signal lets it score that estimate as
-            # what it is, a very poor one, instead of dropping the track.
-            est[i] = 1e-9 * np.random.default_rng(i).standard_normal(est[i].shape)
+        if _museval_silent(est[i]):
+            # museval also refuses a "silent" estimate, and its test is that the channels sum to
+            # zero at every sample: an all-zero estimate, but also centre cancellation's (s, -s)
+            # accompaniment. A dither far below any signal lets museval score it as it is.
+            est[i] = est[i] + 1e-9 * np.random.default_rng(i).standard_normal(est[i].shape)
     win = int(round(window_s * sample_rate))
     sdr_w, isr_w, sir_w, sar_w = museval.evaluate(ref, est, win=win, hop=win)
     out = {}
     for i, stem in enumerate(stems):
         out[stem] = {name: _nanmedian_or_none(w[i]) for name, w in (("SDR", sdr_w), ("SIR", sir_w), ("ISR", isr_w), ("SAR", sar_w))}
     return out
+
+
+def _museval_silent(x: np.ndarray) -> bool:
+    """museval's own silence test: (frames, channels) whose channel sum is zero at every sample."""
+    return bool(np.all(np.sum(x, axis=-1) == 0))
 
 
 def _as_2d(x: np.ndarray) -> np.ndarray:

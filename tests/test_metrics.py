@@ -83,3 +83,14 @@ def test_bsseval_v4_scores_a_silent_estimate_and_skips_a_silent_reference():
     out = bsseval_v4({"vocals": s, "accompaniment": np.zeros_like(a)}, {"vocals": 0.5 * s, "accompaniment": a}, sr)
     assert out["accompaniment"] == {"SDR": None, "SIR": None, "ISR": None, "SAR": None}
     assert out["vocals"]["SDR"] == pytest.approx(20 * math.log10(2), abs=0.05)
+
+
+def test_bsseval_v4_scores_an_antiphase_estimate():
+    # museval calls a source silent when its channels sum to zero everywhere: centre cancellation's
+    # accompaniment (s, -s) is such a source and must still be scored.
+    sr = 8000
+    s = _signal(frames=2 * sr, seed=8)
+    side = _signal(frames=2 * sr, channels=1, seed=9)[:, 0]
+    a = np.stack([side, -side], axis=1)
+    out = bsseval_v4({"vocals": s, "accompaniment": a + 0.1 * s}, {"vocals": s, "accompaniment": a}, sr)
+    assert out["accompaniment"]["SDR"] is not None and out["accompaniment"]["SDR"] > 10
