@@ -120,3 +120,21 @@ def test_sdr_vs_latency_and_histogram_figures(tmp_path):
     for p in (out, hist):
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 300_000
+
+
+def test_cli_defaults_match_the_python_functions():
+    # The CLI and the functions it calls must not drift apart (soundfile's test_argspec habit).
+    import argparse
+    import inspect
+
+    from vocalex.evaluation import bench_cli, eval_cli
+
+    for module, fn in ((eval_cli, eval_cli.evaluate), (bench_cli, bench_cli.bench)):
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub)
+        parser = next(iter(sub.choices.values()))
+        defaults = vars(parser.parse_args(["x"]))
+        for name, param in inspect.signature(fn).parameters.items():
+            cli_name = {"host_rate": "rate"}.get(name, name)
+            if cli_name in defaults and cli_name not in ("dataset", "song"):
+                assert defaults[cli_name] == param.default, (module.__name__, name)
