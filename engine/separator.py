@@ -145,6 +145,15 @@ class Separator:
             vocals, accompaniment = vocals[:, 0], accompaniment[:, 0]
         return {"vocals": vocals, "accompaniment": accompaniment}
 
+    def separate_blocks(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, mode: str = DEFAULT_MODE,
+                        stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Block-wise separate(): float (n, channels) blocks in, aligned float32 (vocals, accompaniment) blocks out.
+
+        For files too long for memory (see :func:`separate_blocks`); blocks are
+        not checked for NaN / Inf here (audio_io's reader does that).
+        """
+        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead)
+
     def stream(self, sample_rate: int, channels: int, stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD) -> StreamSeparator:
         """A live StreamSeparator for this model (process / flush / reset / latency)."""
         return StreamSeparator(self.model, sample_rate, channels, stride, lookahead)
