@@ -69,6 +69,7 @@ from .ringbuffer import SpscRing
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
 KEEP_CHOICES = ("accompaniment", "vocals", "all")
 LATE_FILLS = ("dry", "silence")
+LIVE_DEFAULT_THREADS = 1
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow")
 
 
@@ -421,6 +422,10 @@ def build_live_stream(
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
     if margin_blocks < 0:
         raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
+    # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
+    # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
+    # one thread and 30 ms with the default pool.
+    threads = LIVE_DEFAULT_THREADS if threads is None else threads
     sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
     profile = sep.profile
     rate, channels = devices.samplerate, devices.channels
@@ -519,6 +524,25 @@ class LiveRecorder:
 # ---------------------------------------------------------------------------------------------
 # the engine
 
+LIVE_NICE = -10
+
+
+def raise_thread_priority(native_id: int, nice: int = LIVE_NICE) -> bool:
+    """Best effort: give one thread (Linux thread id) a higher CPU share; False where not permitted.
+
+    The audio and worker threads must run every few milliseconds even when
+    other processes keep all cores busy. Without a realtime audio server (the
+    JACK dummy server here runs with --no-realtime) a lower nice value is the
+    portable lever: the scheduler then gives these threads a larger share and
+    wakes them sooner. On Linux the nice value is per thread.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, native_id, nice)
+        return True
+    except (OSError, AttributeError):  # no permission (not root, no CAP_SYS_NICE) or not Linux
+        return False
+
+
 
 @dataclass
 class LiveStats:
@@ -597,11 +621,13 @@ class LiveEngine:
         self._zeros = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
         self._write_silence(self.headroom)  # the first H output frames are silence
         self._callback_times = np.zeros(8192, dtype=np.float64)
+        self.late_at = np.zeros(256, dtype=np.int64)  # callback index of the first 256 late blocks
         self._compute_times = np.zeros(4096, dtype=np.float64)   # seconds per process() call
         self._compute_frames = np.zeros(4096, dtype=np.int64)    # frames of that call
         self._peak_decay_per_frame = 10 ** (-20 / 20 / self.samplerate)  # peaks fall 20 dB per second
 
         self._sd_stream = None
+        self._callback_tid = None
         self._worker = None
         self._stop = False
         self._device_latency = (0, 0)
@@ -613,6 +639,8 @@ class LiveEngine:
     def _callback(self, indata, outdata, frames, time_info, status):
         stats = self.stats
         self._callback_times[stats.callbacks % 8192] = time.perf_counter()
+        if self._callback_tid is None:
+            self._callback_tid = threading.get_native_id()
         if status:
             flags = stats.flags
             xrun = False
@@ -638,6 +666,8 @@ class LiveEngine:
                 self._in_ring.copy_from(position + ready - self._dry_offset, outdata[ready:])
             else:
                 outdata[ready:] = 0.0
+            if stats.late_blocks < len(self.late_at):
+                self.late_at[stats.late_blocks] = stats.callbacks
             stats.late_blocks += 1
         out_ring.read_count = position + frames
         self._played_ring.write(outdata)
@@ -656,10 +686,28 @@ class LiveEngine:
         in_ring = self._in_ring
         target = in_ring.write_count
         skipped = target - in_ring.read_count
+        if self.recorder is not None:
+            self._record_input_until(target)
         in_ring.skip_to(target)
         self._write_silence(skipped)
         self.stream.reset()
         self.stats.resyncs += 1
+
+    def _record_input_until(self, end: int) -> None:
+        """Record input frames [read_count, end) without processing them (they stay unconsumed).
+
+        Frames the producer has already overwritten are lost; the recorder
+        writes silence for that gap.
+        """
+        ring = self._in_ring
+        position = max(ring.read_count, ring.write_count - ring.capacity + self.blocksize)
+        while position < end:
+            n = min(end - position, self._max_chunk)
+            block = self._in_scratch[:n]
+            ring.copy_from(position, block)
+            if not ring.lapped(position):
+                self.recorder.write("input", position, block)
+            position += n
 
     def _process_pending(self) -> bool:
         """Process all input that has arrived; False when there was none."""
@@ -715,6 +763,7 @@ class LiveEngine:
 
     def _work(self) -> None:
         poll = min(0.001, self.blocksize / self.samplerate / 4)
+        raise_thread_priority(threading.get_native_id())
         try:
             while not self._stop:
                 busy = self._process_pending()
@@ -769,6 +818,12 @@ class LiveEngine:
         self._worker.start()
         self._started_at = time.perf_counter()
         self._sd_stream.start()
+        # The audio thread is PortAudio's; its id is known once it has called back.
+        deadline = time.perf_counter() + 1.0
+        while self._callback_tid is None and time.perf_counter() < deadline:
+            time.sleep(0.001)
+        if self._callback_tid is not None:
+            raise_thread_priority(self._callback_tid)
 
     def stop(self) -> dict | None:
         """Stop the stream, join the worker, finish the recording; returns the recorded paths."""
@@ -788,19 +843,32 @@ class LiveEngine:
         if self.recorder is not None:
             # Input the worker had not processed yet is still recorded, so input.wav and output.wav
             # both cover every frame the device delivered.
-            ring = self._in_ring
-            while ring.available() > 0 and not ring.lapped(ring.read_count):
-                n = min(ring.available(), self._max_chunk)
-                position = ring.read(self._in_scratch[:n])
-                self.recorder.write("input", position, self._in_scratch[:n])
+            self._record_input_until(self._in_ring.write_count)
             self._drain_played()
             paths = self.recorder.close()
             self.recorder = None
         return paths
 
+    def _abandon(self) -> None:
+        """Undo a failed start: no stream, no worker, no half-written recording."""
+        self._stop = True
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
+        if self.recorder is not None:
+            self.recorder.close(keep=False)
+            self.recorder = None
+
     def run(self, duration: float | None = None, on_tick=None, tick: float = 0.25) -> dict | None:
         """Start, run for ``duration`` seconds (None: until Ctrl-C), stop; on_tick(snapshot) every tick."""
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self._abandon()
+            raise
         interrupted = False
         try:
             end = None if duration is None else time.perf_counter() + duration

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .errors import DeviceError, UsageError
+from .errors import DeviceError
 
 HARNESS_NAME = "vocalex-loopback"
 
@@ -74,6 +74,7 @@ class JackHarness:
         self._play[:, : signal.shape[0]] = signal.T
         self._record = np.zeros((self.channels, self.total), dtype=np.float32)
         self._position = -1  # not armed
+        self.server_xruns = 0  # xruns the server reported while armed: cycles some client missed
         try:
             self.client = jack.Client(name, no_start_server=True)
         except jack.JackError as exc:
@@ -83,7 +84,12 @@ class JackHarness:
         self._outs = [self.client.outports.register(f"out_{c}") for c in range(self.channels)]
         self._ins = [self.client.inports.register(f"in_{c}") for c in range(self.channels)]
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
         self.client.activate()
+
+    def _xrun(self, delayed_usecs):
+        if 0 <= self._position < self.total:
+            self.server_xruns += 1
 
     def _process(self, frames):
         position = self._position
@@ -186,13 +192,17 @@ def machine_name() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.3, timeout: float | None = None) -> np.ndarray:
+def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.3, timeout: float | None = None) -> tuple[np.ndarray, int]:
     """Play signal (frames, channels) into a started-here live engine's JACK input; return what it output.
 
     Starts ``engine`` (a LiveEngine on the JACK host API), wires a harness to
     its ports, lets it run ``settle`` seconds, plays the signal and records
     ``len(signal) + tail`` frames; the engine is stopped (recording finalised)
-    before returning. Returns float32 (len(signal) + tail, channels).
+    before returning. Returns (recorded float32 (len(signal) + tail, channels),
+    the number of xruns the server reported meanwhile). An xrun means some
+    client (engine or harness) missed a server cycle; the audio of that cycle
+    is then not what was played or processed, which is the machine's doing,
+    not the engine's (a non-realtime server on a loaded machine).
     """
     from .live import portaudio
 
@@ -211,7 +221,7 @@ def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.
             engine.stop()
     finally:
         harness.close()
-    return harness.recorded
+    return harness.recorded, harness.server_xruns
 
 
 def measure_latency(
@@ -265,7 +275,7 @@ def measure_latency(
     sr = devices.samplerate
     signal = noise_bursts(sr, devices.channels, seconds)
     tail = setup.plan.total + 8 * blocksize + sr // 2
-    recorded = run_through_engine(engine, signal, tail)
+    recorded, server_xruns = run_through_engine(engine, signal, tail)
     lag, peak = find_delay(signal[:, 0], recorded[:, 0])
     if peak < 0.9:
         raise DeviceError(f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f})")
@@ -301,6 +311,7 @@ def measure_latency(
         "late_blocks": engine.stats.late_blocks,
         "xruns": engine.stats.xruns,
         "resyncs": engine.stats.resyncs,
+        "server_xruns": server_xruns,
         "callbacks": engine.stats.callbacks,
     }
 

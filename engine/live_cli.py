@@ -1,0 +1,148 @@
+"""``vocalex live``: separate a live input (microphone, line-in, JACK) while it plays.
+
+Registration imports only argparse; numpy, sounddevice and the model load in run().
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_BLOCKSIZE = 256
+
+
+def _gain(text: str) -> float:
+    """argparse type for a gain in dB (a finite number or -inf), with the one-line reason on failure."""
+    from .live import parse_gain_db
+    from .errors import UsageError
+
+    try:
+        return parse_gain_db(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "live",
+        help="remove (or isolate) vocals from a live input in real time",
+        description=(
+            "Separate a live input in real time and play the result: vocal removal by default. "
+            "JACK devices are preferred when a JACK server runs. Ctrl-C stops."
+        ),
+    )
+    p.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
+    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input)")
+    p.add_argument("--output", metavar="DEVICE", help="output device, index or (part of a) name (default: the default output)")
+    p.add_argument(
+        "--keep", choices=("accompaniment", "vocals", "all"), default="accompaniment",
+        help="what is heard: accompaniment (vocal removal, default), vocals, or all (passthrough)",
+    )
+    p.add_argument("--vocals-gain", type=_gain, metavar="DB", help="vocals gain in dB, -inf mutes (overrides --keep)")
+    p.add_argument("--accompaniment-gain", type=_gain, metavar="DB", help="accompaniment gain in dB (overrides --keep)")
+    p.add_argument("--latency-ms", type=float, metavar="MS", help="latency target: picks stride and lookahead")
+    p.add_argument("--stride", type=int, help="frames between model calls (default 4; instead of --latency-ms)")
+    p.add_argument("--lookahead", metavar="N|MSms", help="look-ahead in frames or milliseconds (default 0)")
+    p.add_argument("--model", metavar="ONNX", help="model file (default: the bundled model)")
+    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
+    p.add_argument("--blocksize", type=int, default=DEFAULT_BLOCKSIZE, help=f"device block in frames (default {DEFAULT_BLOCKSIZE})")
+    p.add_argument(
+        "--margin-blocks", type=int, default=1,
+        help="device blocks of scheduling margin added to the compute headroom (default 1)",
+    )
+    p.add_argument(
+        "--on-late", choices=("dry", "silence"), default="dry",
+        help="what a late block plays: the delayed dry input (default) or silence",
+    )
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--record", metavar="DIR", help="save input.wav and output.wav (float32) in DIR at the end")
+    p.add_argument("--force", action="store_true", help="overwrite existing recordings")
+    p.add_argument(
+        "--measure-latency", action="store_true",
+        help="measure the end-to-end latency through the running JACK server by loopback, print it, exit",
+    )
+    p.set_defaults(handler=run)
+
+
+def _check_numbers(args) -> None:
+    from .errors import UsageError
+
+    if args.blocksize < 16 or args.blocksize > 8192:
+        raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
+    if args.duration is not None and not args.duration > 0:
+        raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
+    if args.latency_ms is not None and (args.stride is not None or args.lookahead is not None):
+        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+
+
+def run(args) -> int:
+    from .errors import UsageError
+
+    _check_numbers(args)
+    if args.list_devices:
+        from .live import list_devices_text
+
+        print(list_devices_text())
+        return 0
+
+    lookahead = None
+    if args.lookahead is not None:
+        from .model import read_profile
+        from .separator import parse_lookahead
+
+        lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
+
+    if args.measure_latency:
+        from .loopback import format_latency, measure_latency
+
+        if args.record or args.duration:
+            raise UsageError("--measure-latency runs its own short passthrough; drop --record/--duration")
+        result = measure_latency(
+            model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
+            latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+        )
+        print(format_latency(result))
+        print(
+            f"late blocks {result['late_blocks']}, xruns {result['xruns']}, callback interval p50 "
+            f"{result['callback_interval_ms_p50']:.2f} ms p99 {result['callback_interval_ms_p99']:.2f} ms, "
+            f"compute per block p50 {result['compute_ms_p50']:.2f} ms p99 {result['compute_ms_p99']:.2f} ms "
+            f"({result['provider']}; {result['machine']})"
+        )
+        return 0 if result["within_one_block"] else 1
+
+    from .live import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
+    from .meter import LiveMeter
+
+    gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
+    devices = resolve_devices(args.input, args.output)
+    recorder = None
+    if args.record:
+        # Checked before the model loads: an existing recording fails fast, nothing half-written.
+        recorder = LiveRecorder(args.record, devices.samplerate, devices.channels, force=args.force)
+    try:
+        setup = build_live_stream(
+            devices, model=args.model, provider=args.provider, threads=args.threads, stride=args.stride,
+            lookahead=lookahead, latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+        )
+        engine = LiveEngine(
+            setup.stream, devices, blocksize=args.blocksize, gains=gains, headroom=setup.plan.headroom,
+            late_fill=args.on_late, recorder=recorder, stride_period=setup.stride_period,
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.close(keep=False)
+        raise
+    print(
+        f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
+        f"{devices.channels} ch, block {args.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({args.provider})"
+    )
+    print(setup.plan.describe())
+    with LiveMeter() as meter:
+        paths = engine.run(args.duration, on_tick=meter.update)
+    s = engine.stats
+    print(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs")
+    if paths:
+        print("recorded " + ", ".join(str(p) for p in paths.values()))
+    return 0

@@ -1,0 +1,266 @@
+"""The live path, for real: a JACK dummy server, the real engine and an exported ONNX model.
+
+A harness JACK client plays known audio into the engine's input ports and
+records its output ports. Every live run here is a few seconds long.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
+from vocalex.engine import Separator
+from vocalex.engine.cli import main
+from vocalex.engine.errors import UsageError
+from vocalex.engine.live import (
+    LiveEngine,
+    LiveRecorder,
+    build_live_stream,
+    headroom_samples,
+    plan_latency,
+    resolve_devices,
+    stem_gains,
+)
+from vocalex.engine.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
+from vocalex.engine.model import ModelProfile
+from vocalex.engine.ringbuffer import SpscRing
+
+DEMO = "engine/assets/demo_lets_go_fishin_30s.ogg"
+
+
+# -- the ring buffer --------------------------------------------------------------------------
+
+
+def test_ring_keeps_absolute_positions_across_wraparound():
+    ring = SpscRing(10, 2)
+    data = np.arange(46, dtype=np.float32).reshape(23, 2)
+    out = np.zeros((4, 2), np.float32)
+    got = []
+    for start in range(0, 23, 3):  # writes of 3, reads of up to 4: the storage wraps several times
+        ring.write(data[start:start + 3])
+        while ring.available() >= 4:
+            position = ring.read(out)
+            got.append((position, out.copy()))
+    for position, block in got:
+        np.testing.assert_array_equal(block, data[position:position + 4])
+    assert [p for p, _ in got] == [0, 4, 8, 12, 16]
+    assert not ring.lapped(ring.read_count)
+
+
+def test_ring_reads_silence_before_the_start_and_detects_a_lap():
+    ring = SpscRing(8, 1)
+    ring.write(np.ones((5, 1), np.float32))
+    out = np.full((4, 1), 7.0, np.float32)
+    ring.copy_from(-2, out)  # a delayed read that starts before the stream
+    np.testing.assert_array_equal(out[:, 0], [0, 0, 1, 1])
+    ring.write(np.full((6, 1), 2.0, np.float32))  # 11 frames written into 8 slots
+    assert ring.lapped(0) and ring.lapped(2) and not ring.lapped(3)
+
+
+# -- gains and the latency plan ---------------------------------------------------------------
+
+
+def test_stem_gains_follow_keep_and_explicit_db():
+    assert stem_gains("accompaniment") == (0.0, 1.0)
+    assert stem_gains("vocals") == (1.0, 0.0)
+    assert stem_gains("all") == (1.0, 1.0)
+    v, a = stem_gains("accompaniment", vocals_db=-6.0, accompaniment_db=-math.inf)
+    assert v == pytest.approx(10 ** (-6 / 20)) and a == 0.0
+
+
+def _profile():
+    return ModelProfile(44100, 1024, 256, "hann", 512, 128, "mask", "vocals", "t", "none", "MIT")
+
+
+def _latency_of(stride, lookahead):  # the engine's formula at the model rate (no resampling)
+    return 768 + (lookahead + stride - 1) * 256 + 255
+
+
+def test_plan_picks_smallest_stride_within_load_and_fills_budget_with_lookahead():
+    p = _profile()
+    # a 10 ms call: stride 1 (5.8 ms) and 3 (17.4 ms) exceed 50% load, stride 4 (23.2 ms) fits
+    plan = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, device_samples=512)
+    assert plan.stride == 4
+    assert plan.headroom == headroom_samples(4, 256, 44100, 44100, 256) == 5 * 256
+    assert plan.total <= 150.0 * 44.1
+    bigger = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, device_samples=512, max_lookahead=plan.lookahead + 1)
+    assert bigger.lookahead == plan.lookahead  # one more frame of lookahead would not fit
+    assert _latency_of(4, plan.lookahead + 1) + plan.headroom + 512 > 150.0 * 44.1
+
+
+def test_plan_refuses_an_unreachable_target_with_the_reachable_one():
+    with pytest.raises(UsageError, match="below what this model and device can reach"):
+        plan_latency(_profile(), 0.010, 20.0, 44100, 256, _latency_of, device_samples=512)
+
+
+# -- live runs on the JACK server ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def separator(tiny_model):
+    return Separator.load(tiny_model, threads=1)
+
+
+@pytest.fixture(scope="module")
+def devices(jack_server):
+    d = resolve_devices(None, None)
+    assert d.hostapi == "JACK Audio Connection Kit"
+    assert d.samplerate == jack_server
+    return d
+
+
+def _demo_excerpt(samplerate, seconds=3.0):
+    audio, rate = sf.read(DEMO, dtype="float32", start=10 * 44100, frames=int(seconds * 44100))
+    assert rate == 44100 == samplerate, "the live tests expect the JACK server at 44100 Hz"
+    return audio
+
+
+def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path):
+    """A known mix through the live input: the output equals `separate(mode="stream")`, aligned."""
+    sr = devices.samplerate
+    setup = build_live_stream(devices, separator=separator)  # the defaults of `vocalex live`
+    recorder = LiveRecorder(tmp_path / "rec", sr, devices.channels)
+    engine = LiveEngine(
+        setup.stream, devices, gains=stem_gains("accompaniment"), headroom=setup.plan.headroom,
+        recorder=recorder, stride_period=setup.stride_period,
+    )
+    mix = _demo_excerpt(sr)
+    recorded, _ = run_through_engine(engine, mix, tail=setup.plan.total + sr // 2)
+
+    late = engine.late_at[: engine.stats.late_blocks]
+    assert engine.stats.late_blocks == 0, f"late blocks at callbacks {late.tolist()} of {engine.stats.callbacks}"
+    assert engine.stats.resyncs == 0
+    captured, _ = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")
+    played, _ = sf.read(tmp_path / "rec" / "output.wav", dtype="float32")
+    assert captured.shape == played.shape and not list((tmp_path / "rec").glob(".*partial"))
+
+    # The harness's mix reached the engine's input bit-exact, at some position k.
+    k, corr = find_delay(mix[:, 0], captured[:, 0])
+    np.testing.assert_array_equal(captured[k:k + len(mix)], mix)
+
+    # Offline stream mode over the captured input (same frame grid as the live stream, which
+    # started at the first captured frame) is what the engine must have played, H + L later.
+    offline = separator.separate(captured, sr, mode="stream", stride=setup.plan.stride, lookahead=setup.plan.lookahead)
+    delay = engine.headroom + engine.algorithmic
+    np.testing.assert_allclose(played[delay:], offline["accompaniment"][: len(played) - delay], atol=2e-5)
+
+    # And through the server: the harness recorded that output, after the reported latency.
+    expected = offline["accompaniment"][k:k + len(mix)]
+    lag, corr = find_delay(expected[:, 0], recorded[:, 0])
+    assert corr > 0.999
+    np.testing.assert_allclose(recorded[lag:lag + len(mix)], expected, atol=2e-5)
+    assert abs(lag - engine.latency_report()["total_samples"]) <= engine.blocksize
+
+
+class SlowStream:
+    """A separator stream slower than real time: sleeps twice the block's duration in every call."""
+
+    def __init__(self, stream, samplerate):
+        self.stream, self.samplerate = stream, samplerate
+        self.latency = stream.latency
+        self.slow = False  # off during the engine's warm-up
+
+    def process(self, block):
+        if self.slow:
+            time.sleep(2.0 * len(block) / self.samplerate)
+        return self.stream.process(block)
+
+    def reset(self):
+        self.stream.reset()
+
+
+def test_overload_keeps_the_stream_alive_at_its_fixed_delay(separator, devices, tmp_path):
+    sr = devices.samplerate
+    setup = build_live_stream(devices, separator=separator)
+    slow = SlowStream(setup.stream, sr)
+    engine = LiveEngine(
+        slow, devices, gains=stem_gains("all"), headroom=setup.plan.headroom,
+        recorder=LiveRecorder(tmp_path / "rec", sr, devices.channels), stride_period=setup.stride_period,
+    )
+    noise = noise_bursts(sr, devices.channels, seconds=2.5)
+    original_start = engine.start
+
+    def start_slow():
+        original_start()
+        slow.slow = True
+
+    engine.start = start_slow
+    recorded, _ = run_through_engine(engine, noise, tail=sr // 2)
+
+    s = engine.stats
+    assert s.late_blocks > 0 and s.worker_error is None
+    assert s.resyncs >= 1  # the worker caught up by skipping input, not by drifting
+    assert s.callbacks >= 0.8 * (len(noise) + sr // 2) / engine.blocksize  # the stream kept running
+    assert engine._worker is None  # joined
+    # Passthrough gains: whatever was played (processed, dry fallback, or silence after a resync)
+    # is the input at the one fixed delay, never at another.
+    captured, _ = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")
+    played, _ = sf.read(tmp_path / "rec" / "output.wav", dtype="float32")
+    delay = engine.headroom + engine.algorithmic
+    reference = np.zeros_like(played)
+    reference[delay:] = captured[: len(played) - delay]
+    sounding = np.abs(played).max(axis=1) > 0
+    assert sounding.sum() > 0.2 * np.count_nonzero(np.abs(reference).max(axis=1))
+    np.testing.assert_allclose(played[sounding], reference[sounding], atol=1e-5)
+    assert np.abs(recorded).max() > 0.1  # and it reached the harness
+
+
+def test_measured_latency_is_within_one_block_of_the_reported(separator, jack_server):
+    result = measure_latency(separator=separator, seconds=1.5)
+    assert result["correlation"] > 0.99
+    assert abs(result["measured_samples"] - result["reported_samples"]) <= result["blocksize"]
+    assert result["within_one_block"]
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_cli_list_devices_shows_the_jack_system_device(jack_server, capsys):
+    assert main(["live", "--list-devices"]) == 0
+    out = capsys.readouterr().out
+    assert "JACK Audio Connection Kit / system" in out
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["--input", "no-such-device"], 8, "no input device named 'no-such-device'"),
+        (["--output", "99"], 8, "no output device with index 99"),
+        (["--latency-ms", "5"], 2, "below what this model and device can reach"),
+        (["--latency-ms", "100", "--stride", "2"], 2, "either --latency-ms or --stride"),
+        (["--duration", "0"], 2, "--duration must be a positive"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line(jack_server, tiny_model, capsys, argv, code, message):
+    assert main(["live", "--model", str(tiny_model), *argv]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("gain", ["loud", "nan", "+inf"])
+def test_cli_bad_gain_gives_one_line(capsys, gain):
+    with pytest.raises(SystemExit) as exc:
+        main(["live", "--vocals-gain", gain])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--vocals-gain" in err and err.count("\n") == 1
+
+
+def test_cli_runs_for_a_duration_and_records_atomically(jack_server, tiny_model, tmp_path, capsys):
+    rec = tmp_path / "rec"
+    argv = ["live", "--model", str(tiny_model), "--duration", "1", "--record", str(rec), "--keep", "vocals"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stride 4 frames, lookahead 0 frames: latency" in out and "stopped:" in out
+    inp, sr = sf.read(rec / "input.wav")
+    outp, _ = sf.read(rec / "output.wav")
+    assert inp.shape == outp.shape and len(inp) >= 0.8 * sr
+    assert sorted(p.name for p in rec.iterdir()) == ["input.wav", "output.wav"]
+    # an existing recording is not overwritten without --force
+    assert main(argv) == 7
+    assert "exists; pass --force" in capsys.readouterr().err
