@@ -1,13 +1,21 @@
 """End-to-end latency of the live engine, measured through the JACK server by loopback.
 
-A harness JACK client (the JACK-Client package) plays a known broadband signal
-into the live engine's input ports and records the engine's output ports, both
-from its own process callback, frame-synchronously with the server. The engine
-runs with both stem gains at 0 dB, so its output is its input delayed (vocals +
-accompaniment = input), and the delay is the lag of the cross-correlation peak
-between what was played and what came back. Both counters start in the same
-harness cycle, so the lag is the true input-to-output delay through the audio
-server, the engine's rings and the separator.
+A harness (two JACK clients, the JACK-Client package) plays a known broadband
+signal into the live engine's input ports and records the engine's output
+ports, frame-synchronously with the server. The engine runs with both stem
+gains at 0 dB, so its output is its input delayed (vocals + accompaniment =
+input), and the delay is the lag of the cross-correlation peak between what was
+played and what came back. Player and recorder count from the same server
+cycle, so the lag is the true input-to-output delay through the audio server,
+PortAudio, the engine's rings and the separator.
+
+What the engine reports is algorithmic + compute headroom + the device latency
+PortAudio states for the stream (input + output). The loopback path runs
+player -> engine -> recorder inside one server cycle, so it includes
+PortAudio's own buffering but not the driver's: with a synchronous server
+(``jackd --sync``) the two agree to the sample; an asynchronous server adds
+one period on the way to the hardware that PortAudio reports and the loopback
+does not traverse (measured = reported - one block).
 
 The harness is also what the live tests use to feed a known mix through the
 engine (:class:`JackHarness`).
@@ -52,14 +60,30 @@ def _jack():
     return jack
 
 
-class JackHarness:
-    """A JACK client that plays ``signal`` into another client's inputs and records its outputs.
+class _Armed:
+    """Cycle counting shared by the harness's player and recorder clients.
 
-    signal: float32 (frames, channels). After :meth:`play`, the process
-    callback writes frame ``i`` of the signal and records frame ``i`` of the
-    returned audio in the same server cycle, for ``len(signal) + tail`` frames;
-    ``recorded`` is float32 (len(signal) + tail, channels). Buffers are
-    allocated here, the callback only copies.
+    Both clients start counting at the first server cycle whose frame time is
+    at or past ``start``; from then on each advances by the cycle's frames, so
+    position p of the player and of the recorder belong to the same cycle.
+    """
+
+    def __init__(self):
+        self.start = -1        # frame time to start at; -1 = not armed
+        self.last_cycle = -1   # frame time of the newest cycle seen (for arming from another thread)
+
+
+class JackHarness:
+    """Two JACK clients: a player feeding ``signal`` into another client's inputs, a recorder of its outputs.
+
+    signal: float32 (frames, channels). Two clients, not one: a single client
+    both feeding and reading the engine would close a cycle in the JACK graph,
+    and the server breaks a cycle with one period of delay, which is not the
+    engine's. Player -> engine -> recorder run in that order within one cycle.
+    After :meth:`play`, player frame ``i`` and recorder frame ``i`` belong to
+    the same cycle, for ``len(signal) + tail`` frames; ``recorded`` is float32
+    (len(signal) + tail, channels). Buffers are allocated here, the process
+    callbacks only copy.
     """
 
     def __init__(self, signal: np.ndarray, tail: int, name: str = HARNESS_NAME):
@@ -73,60 +97,91 @@ class JackHarness:
         self._play = np.zeros((self.channels, self.total), dtype=np.float32)
         self._play[:, : signal.shape[0]] = signal.T
         self._record = np.zeros((self.channels, self.total), dtype=np.float32)
-        self._position = -1  # not armed
-        self.server_xruns = 0  # xruns the server reported while armed: cycles some client missed
+        self._armed = _Armed()
+        self._play_pos = -1
+        self._rec_pos = -1
+        self.server_xruns = 0  # xruns the server reported while armed
+        self._clients = []
         try:
-            self.client = jack.Client(name, no_start_server=True)
+            self.player = jack.Client(name + "-play", no_start_server=True)
+            self._clients.append(self.player)
+            self.recorder = jack.Client(name + "-rec", no_start_server=True)
+            self._clients.append(self.recorder)
         except jack.JackError as exc:
+            self.close()
             raise DeviceError(f"cannot open a JACK client ({exc}); is a JACK server running?") from None
-        self.samplerate = self.client.samplerate
-        self.blocksize = self.client.blocksize
-        self._outs = [self.client.outports.register(f"out_{c}") for c in range(self.channels)]
-        self._ins = [self.client.inports.register(f"in_{c}") for c in range(self.channels)]
-        self.client.set_process_callback(self._process)
-        self.client.set_xrun_callback(self._xrun)
-        self.client.activate()
+        self.samplerate = self.player.samplerate
+        self.blocksize = self.player.blocksize
+        self._outs = [self.player.outports.register(f"out_{c}") for c in range(self.channels)]
+        self._ins = [self.recorder.inports.register(f"in_{c}") for c in range(self.channels)]
+        self.player.set_process_callback(self._process_player)
+        self.recorder.set_process_callback(self._process_recorder)
+        self.recorder.set_xrun_callback(self._xrun)
+        self.player.activate()
+        self.recorder.activate()
 
-    def _xrun(self, delayed_usecs):
-        if 0 <= self._position < self.total:
-            self.server_xruns += 1
+    def _position(self, client, position: int, frames: int) -> int:
+        """This cycle's position for one client (-1 before the start)."""
+        if position >= 0:
+            return position + frames
+        armed = self._armed
+        now = client.last_frame_time
+        armed.last_cycle = now
+        if armed.start < 0 or now < armed.start:
+            return -1
+        return now - armed.start  # 0 unless the server skipped frames right at the start
 
-    def _process(self, frames):
-        position = self._position
-        if position < 0 or position >= self.total:
-            for port in self._outs:
-                port.get_array().fill(0.0)
-            return
-        n = min(frames, self.total - position)
+    def _process_player(self, frames):
+        self._play_pos = position = self._position(self.player, self._play_pos, frames)
         for c in range(self.channels):
             out = self._outs[c].get_array()
-            out[:n] = self._play[c, position:position + n]
-            out[n:] = 0.0
-            self._record[c, position:position + n] = self._ins[c].get_array()[:n]
-        self._position = position + frames
+            if 0 <= position < self.total:
+                n = min(frames, self.total - position)
+                out[:n] = self._play[c, position:position + n]
+                out[n:] = 0.0
+            else:
+                out.fill(0.0)
+
+    def _process_recorder(self, frames):
+        self._rec_pos = position = self._position(self.recorder, self._rec_pos, frames)
+        if 0 <= position < self.total:
+            n = min(frames, self.total - position)
+            for c in range(self.channels):
+                self._record[c, position:position + n] = self._ins[c].get_array()[:n]
+
+    def _xrun(self, delayed_usecs):
+        if 0 <= self._rec_pos < self.total:
+            self.server_xruns += 1
 
     def connect(self, client_name: str) -> None:
-        """Wire harness out_c -> client's c-th input and client's c-th output -> harness in_c, alone."""
-        ins = self.client.get_ports(f"^{client_name}:", is_audio=True, is_input=True)
-        outs = self.client.get_ports(f"^{client_name}:", is_audio=True, is_output=True)
+        """Wire player out_c -> client's c-th input and client's c-th output -> recorder in_c, alone."""
+        jack_client = self.player
+        ins = jack_client.get_ports(f"^{client_name}:", is_audio=True, is_input=True)
+        outs = jack_client.get_ports(f"^{client_name}:", is_audio=True, is_output=True)
         if len(ins) < self.channels or len(outs) < self.channels:
             raise DeviceError(f"JACK client {client_name!r} has {len(ins)} inputs and {len(outs)} outputs; need {self.channels}")
         for port in ins:  # the engine's default connections (system capture) would add to our signal
-            for other in self.client.get_all_connections(port):
-                self.client.disconnect(other, port)
+            for other in jack_client.get_all_connections(port):
+                jack_client.disconnect(other, port)
         for port in outs:
-            for other in self.client.get_all_connections(port):
-                self.client.disconnect(port, other)
+            for other in jack_client.get_all_connections(port):
+                jack_client.disconnect(port, other)
         for c in range(self.channels):
-            self.client.connect(self._outs[c], ins[c])
-            self.client.connect(outs[c], self._ins[c])
+            jack_client.connect(self._outs[c], ins[c])
+            jack_client.connect(outs[c], self._ins[c])
 
-    def play(self) -> None:
-        self._position = 0
+    def play(self, timeout: float = 5.0) -> None:
+        """Arm both clients to start a few cycles from now, at the same cycle."""
+        end = time.perf_counter() + timeout
+        while self._armed.last_cycle < 0:
+            if time.perf_counter() > end:
+                raise DeviceError("the JACK server runs no cycles (is it stuck?)")
+            time.sleep(0.005)
+        self._armed.start = self._armed.last_cycle + 8 * self.blocksize
 
     def wait(self, timeout: float) -> None:
         end = time.perf_counter() + timeout
-        while self._position < self.total:
+        while self._rec_pos < self.total:
             if time.perf_counter() > end:
                 raise DeviceError(f"the JACK harness did not finish in {timeout:.0f} s (is the server running?)")
             time.sleep(0.01)
@@ -137,10 +192,12 @@ class JackHarness:
         return self._record.T.copy()
 
     def close(self) -> None:
-        try:
-            self.client.deactivate()
-        finally:
-            self.client.close()
+        for client in self._clients:
+            try:
+                client.deactivate()
+            finally:
+                client.close()
+        self._clients = []
 
 
 def noise_bursts(samplerate: int, channels: int, seconds: float = 2.0, burst_ms: float = 40.0, seed: int = 0) -> np.ndarray:
