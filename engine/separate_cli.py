@@ -81,6 +81,8 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
             with AtomicAudioWriter(outputs["vocals"], rate, channels, fmt, reader.frames) as vw, \
                  AtomicAudioWriter(outputs["accompaniment"], rate, channels, fmt, reader.frames) as aw:
                 done = 0
+                if on_progress:
+                    on_progress(0, reader.frames)
                 blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)

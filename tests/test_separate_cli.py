@@ -60,9 +60,10 @@ def test_resampled_rates_and_flac(tiny_model, tmp_path, rate, channels, fmt):
     assert np.abs(v + a - x).max() < 1e-4
 
 
-def test_ogg_input_is_read(tiny_model, tmp_path):
-    x = write(tmp_path / "t.ogg", 20000, 2, 44100, subtype="VORBIS", format="OGG")
-    assert cli(tmp_path / "t.ogg", "-o", tmp_path, "--model", tiny_model, "--lookahead", "20ms", "--mode", "stream", "-q") == 0
+@pytest.mark.parametrize("name,fmt,subtype", [("t.ogg", "OGG", "VORBIS"), ("t.mp3", "MP3", "MPEG_LAYER_III")])
+def test_lossy_inputs_are_read(tiny_model, tmp_path, name, fmt, subtype):
+    x = write(tmp_path / name, 20000, 2, 44100, subtype=subtype, format=fmt)
+    assert cli(tmp_path / name, "-o", tmp_path, "--model", tiny_model, "--lookahead", "20ms", "--mode", "stream", "-q") == 0
     v, a, _ = stems(tmp_path, "t")
     assert v.shape == x.shape and np.abs(v + a - x).max() < 1e-4
 
