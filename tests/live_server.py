@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -36,6 +37,19 @@ def server_answers() -> bool:
         return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=_env()).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def _release_portaudio_jack_client() -> None:
+    """Close PortAudio's JACK client while the server still runs.
+
+    PortAudio keeps one JACK client per process from initialisation to exit;
+    closing it after its server is gone aborts the interpreter (an assertion in
+    pa_jack.c), so PortAudio is terminated first (sounddevice's exit handler
+    then has nothing left to terminate).
+    """
+    sd = sys.modules.get("sounddevice")
+    while sd is not None and sd._initialized:
+        sd._terminate()
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +78,7 @@ def jack_server():
         yield samplerate
     finally:
         if process is not None:
+            _release_portaudio_jack_client()
             process.terminate()
             try:
                 process.wait(timeout=10)
