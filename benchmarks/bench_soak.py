@@ -10,7 +10,7 @@ Checks, printed as numbers:
   minute-long piece vs random blocks would be equal only if state is kept exactly).
 
 Usage: python3 benchmarks/bench_soak.py --model MODEL.onnx [--minutes 60] [--rate 48000]
-The rate defaults to 48 kHz so that both soxr resamplers run for the whole hour.
+The rate defaults to 48 kHz so that both streaming resamplers (host -> model rate and back) run for the whole hour.
 """
 
 from __future__ import annotations
