@@ -1,16 +1,22 @@
 """Pytest fixture: a JACK dummy server for the live tests (load with ``pytest_plugins``).
 
 Machines without a sound card still run a real, real-time-paced audio server:
-``jackd --no-realtime -d dummy``. If a JACK server already answers, it is used
-as is; otherwise one is started for the session and stopped at its end. A
+``jackd --no-realtime -d dummy -r 44100 -p 256``. The fixture starts its own,
+under a server name private to this test session (``jackd -n NAME`` and
+``JACK_DEFAULT_SERVER=NAME`` for this process), and stops it at the end. A
 missing jackd fails the tests (the live path is never silently skipped).
 
-``--sync``: in synchronous mode a client that misses its deadline delays the
-server cycle instead of losing that cycle's audio. On a loaded machine a
-non-realtime server misses cycles now and then; the tests compare audio
-sample by sample through the server, so a lost cycle would fail them for the
-machine's sake, not the engine's. Pacing, callbacks and the engine's own late
-blocks are as real as in asynchronous mode.
+Why not reuse a server that already runs: its mode and its other clients are
+not ours. Two choices matter for sample-exact comparisons on a loaded machine:
+
+* ``--sync``: a client that misses its deadline delays the server cycle
+  instead of losing that cycle's audio. A non-realtime server on a busy
+  machine misses cycles now and then; with an asynchronous one (jackd's
+  default) the audio of such a cycle is lost and a test comparing samples
+  through the server fails for the machine's sake, not the engine's. Pacing,
+  callbacks and the engine's own late blocks stay as real as in async mode.
+* a private name: other processes' clients (another agent's JACK tests, a
+  running ``vocalex live``) never share the graph with the tests.
 """
 
 from __future__ import annotations
@@ -19,24 +25,36 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
-JACKD_COMMAND = ("jackd", "--sync", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256")
+SAMPLERATE = 44100
+PERIOD = 256
 START_TIMEOUT_S = 15.0
 
 
-def _env():
-    # jack_lsp must only look for a server, never start one by itself
-    return dict(os.environ, JACK_NO_START_SERVER="1")
+def jackd_command(name: str) -> list[str]:
+    return ["jackd", "-n", name, "--sync", "--no-realtime", "-d", "dummy", "-r", str(SAMPLERATE), "-p", str(PERIOD)]
 
 
-def server_answers() -> bool:
+def server_answers(name: str) -> bool:
+    # JACK_NO_START_SERVER: jack_lsp must only look for the server, never start one by itself
+    env = dict(os.environ, JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=name)
     try:
-        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=_env()).returncode == 0
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=env).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def _rescan_portaudio() -> None:
+    """Make an already initialised PortAudio look again (it enumerates JACK only at initialisation)."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        while sd._initialized:
+            sd._terminate()
+        sd._initialize()
 
 
 def _release_portaudio_jack_client() -> None:
@@ -54,34 +72,39 @@ def _release_portaudio_jack_client() -> None:
 
 @pytest.fixture(scope="session")
 def jack_server():
-    """A running JACK server; yields its sample rate."""
+    """A running JACK dummy server private to this session; yields its sample rate."""
     for tool in ("jackd", "jack_lsp"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed; the live tests need it (Debian: apt-get install jackd2 libportaudio2)")
-    process = None
-    if not server_answers():
-        process = subprocess.Popen(JACKD_COMMAND, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not server_answers():
-            if process.poll() is not None:
-                pytest.fail(f"jackd exited with {process.returncode}: {process.stderr.read().decode(errors='replace')[-500:]}")
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"jackd did not answer within {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.02)
-    import jack
-
-    probe = jack.Client("vocalex-test-probe", no_start_server=True)
-    samplerate = probe.samplerate
-    probe.close()
+    name = f"vocalex-test-{os.getpid()}"
+    # jackd logs every xrun; a file, not a pipe nobody drains, so it can never block on a full pipe
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(jackd_command(name), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server_answers(name):
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"jackd exited with {process.returncode}: {log.read().decode(errors='replace')[-500:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            pytest.fail(f"jackd did not answer within {START_TIMEOUT_S:.0f} s")
+        time.sleep(0.02)
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name  # libjack reads it: PortAudio and JACK-Client connect here
+    _rescan_portaudio()
     try:
-        yield samplerate
+        yield SAMPLERATE
     finally:
-        if process is not None:
-            _release_portaudio_jack_client()
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _release_portaudio_jack_client()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
