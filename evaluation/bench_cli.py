@@ -295,12 +295,12 @@ def _stream_kwargs(stride, lookahead) -> dict:
 
 def print_report(results: dict) -> None:
     """Latency budget, stream and offline speed as rich tables."""
-    from rich.console import Console
     from rich.table import Table
 
+    from .eval_cli import wide_console
     from .machine import describe
 
-    console = Console()
+    console = wide_console()
     lat, st, off = results["latency"], results["stream"], results["offline"]
     m = results["model"]
     console.print(

@@ -239,9 +239,24 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _fmt_speed(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def wide_console():
+    """A rich Console; when the output is not a terminal (a log, a pipe) it is 140 columns, not 80,
+    so the tables are not squeezed into unreadable cells."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
 def print_table(results: dict) -> None:
     """The summary table: one row per system, SDR median / mean per stem, speed."""
-    from rich.console import Console
     from rich.table import Table
 
     from .machine import describe
@@ -252,7 +267,7 @@ def print_table(results: dict) -> None:
         f"(split {results['split']}, {results['audio_seconds']:.0f} s of audio)"
     )
     table = Table(title=title, caption=f"median / mean over tracks; {describe(results['machine'])}")
-    table.add_column("system")
+    table.add_column("system", no_wrap=True)
     table.add_column("vocals med", justify="right")
     table.add_column("vocals mean", justify="right")
     table.add_column("accomp. med", justify="right")
@@ -261,7 +276,7 @@ def print_table(results: dict) -> None:
         table.add_column("v4 vocals SDR", justify="right")
         table.add_column("v4 accomp. SDR", justify="right")
     table.add_column("x real time", justify="right")
-    table.add_column("latency", justify="right")
+    table.add_column("stream latency", justify="right")
     for name, entry in results["systems"].items():
         s = entry["summary"]
         row = [name, _fmt(s["vocals"]["median"]), _fmt(s["vocals"]["mean"]),
@@ -269,10 +284,10 @@ def print_table(results: dict) -> None:
         if museval:
             m = entry["summary_museval"]
             row += [_fmt(m["vocals"]["SDR"]["median"]), _fmt(m["accompaniment"]["SDR"]["median"])]
-        row.append("-" if entry["x_realtime"] is None else f"{entry['x_realtime']:.1f}")
-        row.append(f"{entry['latency']['ms']:.1f} ms" if "latency" in entry else "offline")
+        row.append(_fmt_speed(entry["x_realtime"]))
+        row.append(f"{entry['latency']['ms']:.1f} ms" if "latency" in entry else "-")
         table.add_row(*row)
-    console = Console()
+    console = wide_console()
     console.print(table)
     for name, why in results["skipped"].items():
         console.print(f"[yellow]skipped {name}: {why}[/yellow]")
