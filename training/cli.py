@@ -51,6 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch / onnxruntime CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="decay of the weight average that is validated and exported (0 = raw weights; default 0.999)")
     p.add_argument("--model-version", default="dev")
     p.add_argument("--training-data", default="", help="training data with licences (model metadata)")
     p.add_argument("--licence", default="", help="licence of the weights (model metadata)")
@@ -76,7 +78,7 @@ def run(args) -> int:
         stream_stride=args.stream_stride, stream_lookahead=args.stream_lookahead, extra_vocals=list(args.extra_vocals),
         extra_accompaniment=list(args.extra_accompaniment), remix_prob=args.remix_prob, extra_prob=args.extra_prob,
         instrumental_prob=args.instrumental_prob, cache=args.cache, threads=args.threads, valid_modes=modes, stream_valid_every=args.stream_valid_every,
-        device=args.device, amp=not args.no_amp, model_version=args.model_version,
+        device=args.device, amp=not args.no_amp, ema=args.ema, model_version=args.model_version,
         training_data=args.training_data, licence=args.licence,
     )
     result = train(cfg, resume=args.resume, quiet=args.quiet)

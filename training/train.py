@@ -59,6 +59,7 @@ class TrainConfig:
     stream_valid_every: int = 1     # stream mode costs a model call per stride: validate it every k-th time only
     device: str = "auto"
     amp: bool = True                # mixed precision where the device is CUDA
+    ema: float = 0.999              # exponential moving average of the weights (0 = off); validated and exported
     model_version: str = "dev"
     training_data: str = ""
     licence: str = ""
@@ -75,6 +76,8 @@ class TrainConfig:
             raise UsageError(f"--widths must be positive integers, got {self.widths}")
         if not 0.0 <= self.stream_weight <= 1.0:
             raise UsageError(f"--stream-weight must be in [0, 1], got {self.stream_weight}")
+        if not 0.0 <= self.ema < 1.0:
+            raise UsageError(f"--ema must be in [0, 1), got {self.ema}")
         if self.lr <= 0:
             raise UsageError(f"--lr must be positive, got {self.lr}")
 
@@ -170,10 +173,44 @@ def model_profile(cfg: TrainConfig):
                        training_data=cfg.training_data or ", ".join(cfg.data), licence=cfg.licence or "unspecified")
 
 
-def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, sampler, best: float | None) -> None:
+class WeightAverage:
+    """Exponential moving average of a model's parameters and buffers.
+
+    Small batches on a small data set make the raw weights jump from step to
+    step; the average is what gets validated and exported. The decay ramps up
+    as (1 + n) / (10 + n) so an early average is not dominated by the initial weights.
+    """
+
+    def __init__(self, model, decay: float, state: dict | None = None, updates: int = 0):
+        self.decay, self.updates = decay, updates
+        self.state = {k: v.detach().clone() for k, v in (state or model.state_dict()).items()}
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.state[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.state[k].copy_(v)
+
+    def model(self, like):
+        """A copy of ``like`` holding the averaged weights."""
+        import copy
+
+        m = copy.deepcopy(like)
+        m.load_state_dict(self.state)
+        return m
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, sampler, best: float | None,
+                    average: WeightAverage | None = None) -> None:
     state = {
         "version": CHECKPOINT_VERSION,
         "model": model.state_dict(),
+        "ema": average.state if average is not None else None,
+        "ema_updates": average.updates if average is not None else 0,
         "optimizer": optimizer.state_dict(),
         "step": step,
         "config": asdict(cfg),
@@ -203,9 +240,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict) -> UNet:
+def model_from_checkpoint(ckpt: dict, average: bool = True) -> UNet:
+    """The network of a checkpoint: its weight average if it has one (and ``average``), else the raw weights."""
     model = UNet(UNetConfig.from_dict(ckpt["unet"]))
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt["ema"] if average and ckpt.get("ema") is not None else ckpt["model"])
     return model.eval()
 
 
@@ -285,7 +323,7 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         profile = PROFILES[cfg.profile]
     model = UNet(UNetConfig(widths=cfg.widths)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step, best = 0, None
+    step, best, average = 0, None, None
     pool = build_pool(cfg, log)
     sampler = MixSampler(pool, crop_samples(profile), AugmentConfig(remix_prob=cfg.remix_prob, extra_prob=cfg.extra_prob,
                                                                     instrumental_prob=cfg.instrumental_prob),
@@ -299,10 +337,14 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         else:
             sampler.rng = np.random.default_rng(cfg.seed + 1000 * rank + step)
         torch.set_rng_state(ckpt["torch_rng"])
+        if cfg.ema > 0 and ckpt.get("ema") is not None:
+            average = WeightAverage(model, cfg.ema, ckpt["ema"], int(ckpt.get("ema_updates", 0)))
         log(f"resumed from step {step}")
     log(f"model: U-Net widths {cfg.widths}, {count_parameters(model):,} parameters, profile {cfg.profile}, "
         f"device {device}, world {world}")
 
+    if cfg.ema > 0 and average is None:
+        average = WeightAverage(model, cfg.ema)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -344,6 +386,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
             scaler.step(optimizer)
             scaler.update()
             step += 1
+            if average is not None:
+                average.update(model)
             losses.append(loss.item())
             if progress is not None:
                 progress.update(task, completed=step, loss=f"{losses[-1]:.4f}")
@@ -353,16 +397,16 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
                               "elapsed_s": round(time.time() - t_start, 1)})
                 losses = []
             if is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                save_checkpoint(out / "last.pt", model, optimizer, step, cfg, sampler, best)
+                save_checkpoint(out / "last.pt", model, optimizer, step, cfg, sampler, best, average)
             if step % cfg.valid_every == 0 or step == cfg.steps:
                 if is_main:  # a snapshot per validation point, so any of them can be exported later
-                    save_checkpoint(out / f"step-{step:06d}.pt", model, optimizer, step, cfg, sampler, best)
+                    save_checkpoint(out / f"step-{step:06d}.pt", model, optimizer, step, cfg, sampler, best, average)
                 if is_main and cfg.valid_modes:
                     if clips is None:
                         from .validate import load_clips
 
                         clips = load_clips(cfg.data, profile.sample_rate, cfg.cache)
-                    best = _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log)
+                    best = _validate(model, average, cfg, clips, step, best, runlog, out, optimizer, sampler, log)
                 if world > 1:
                     torch.distributed.barrier()
         if world > 1:  # a per-rank fingerprint of the weights: DDP must keep them identical
@@ -386,7 +430,7 @@ def _parameter_digest(model) -> str:
     return h.hexdigest()
 
 
-def _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, log):
+def _validate(model, average, cfg, clips, step, best, runlog, out, optimizer, sampler, log):
     """Score the model on the held-out clips through the engine; keep OUT/best.pt by offline vocals SDR."""
     if not clips:
         log("validation: no held-out clips in the training data; skipped")
@@ -401,20 +445,26 @@ def _validate(model, cfg, clips, step, best, runlog, out, optimizer, sampler, lo
     if not modes:
         return best
     try:
-        scores = validate_module(model, model_profile(cfg), clips, modes,
+        scored = average.model(model) if average is not None else model
+        scores = validate_module(scored, model_profile(cfg), clips, modes,
                                  stride=cfg.stream_stride, lookahead=cfg.stream_lookahead, threads=cfg.threads)
     except ImportError as exc:  # an engine checkout without Separator yet: train on, validate the snapshots later
         model.train(was_training)
         log(f"validation skipped: {exc}")
         return best
-    model.train(was_training)
     summary = {m: {k: round(v[k], 3) for k in ("vocals", "accompaniment")} for m, v in scores.items()}
-    runlog.write({"step": step, "valid": summary, "clips": len(clips), "valid_s": round(time.time() - t0, 1)})
+    record = {"step": step, "valid": summary, "clips": len(clips)}
+    if average is not None and "offline" in modes:  # the raw weights too, to see what the average buys
+        raw = validate_module(model, model_profile(cfg), clips, ("offline",), threads=cfg.threads)["offline"]
+        record["valid_raw"] = {"offline": {k: round(raw[k], 3) for k in ("vocals", "accompaniment")}}
+    model.train(was_training)
+    record["valid_s"] = round(time.time() - t0, 1)
+    runlog.write(record)
     runlog.plot()
     log(f"step {step} validation ({len(clips)} clips, {time.time() - t0:.0f} s): "
         + "; ".join(f"{m} vocals {s['vocals']:.2f} dB, accompaniment {s['accompaniment']:.2f} dB" for m, s in summary.items()))
     key = summary.get("offline", next(iter(summary.values())))["vocals"]
     if best is None or key > best:
         best = key
-        save_checkpoint(out / "best.pt", model, optimizer, step, cfg, sampler, best)
+        save_checkpoint(out / "best.pt", model, optimizer, step, cfg, sampler, best, average)
     return best
