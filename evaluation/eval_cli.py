@@ -154,7 +154,7 @@ def evaluate(
         names = baseline_names or baselines_module.BASELINES
         runnable, skipped = baselines_module.load_baselines(names, threads=threads)
         for name, fn in runnable.items():
-            systems[baselines_module.LABELS[name]] = (fn, {"kind": "baseline", "baseline": name})
+            systems[baselines_module.LABELS[name]] = (fn, {"kind": "baseline", "baseline": name, "note": baselines_module.NOTES[name]})
         skipped = {baselines_module.LABELS[k]: v for k, v in skipped.items()}
 
     per_system = {name: {**info, "tracks": [], "compute_s": 0.0} for name, (_, info) in systems.items()}

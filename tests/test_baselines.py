@@ -8,6 +8,7 @@ import pytest
 from vocalex.evaluation.baselines import (
     BASELINES,
     LABELS,
+    NOTES,
     centre_cancellation,
     load_baselines,
     mixture_baseline,
@@ -103,7 +104,7 @@ def test_repet_sim_separates_a_repeating_background_from_a_non_repeating_voice()
 def test_load_baselines_names_and_refuses_unknown():
     runnable, skipped = load_baselines(("mixture", "centre"))
     assert set(runnable) == {"mixture", "centre"} and skipped == {}
-    assert set(LABELS) == set(BASELINES)
+    assert set(LABELS) == set(BASELINES) == set(NOTES)
     with pytest.raises(ValueError, match="unknown baseline"):
         load_baselines(("karaoke",))
 
