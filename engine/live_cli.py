@@ -77,6 +77,19 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
 
 
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (a service manager, `kill`) stop a live run as cleanly as Ctrl-C does."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # started in the background by a non-interactive shell: Ctrl-C/SIGINT was ignored on entry
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run(args) -> int:
     from .errors import UsageError
 
@@ -103,9 +116,11 @@ def run(args) -> int:
             model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
             latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
         )
+        print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
         print(format_latency(result))
         print(
-            f"late blocks {result['late_blocks']}, xruns {result['xruns']}, callback interval p50 "
+            f"late blocks {result['late_blocks']}, xruns {result['xruns']} (server {result['server_xruns']}), "
+            f"correlation {result['correlation']:.3f}, callback interval p50 "
             f"{result['callback_interval_ms_p50']:.2f} ms p99 {result['callback_interval_ms_p99']:.2f} ms, "
             f"compute per block p50 {result['compute_ms_p50']:.2f} ms p99 {result['compute_ms_p99']:.2f} ms "
             f"({result['provider']}; {result['machine']})"
@@ -139,6 +154,7 @@ def run(args) -> int:
         f"{devices.channels} ch, block {args.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({args.provider})"
     )
     print(setup.plan.describe())
+    _stop_on_sigterm()
     with LiveMeter() as meter:
         paths = engine.run(args.duration, on_tick=meter.update)
     s = engine.stats

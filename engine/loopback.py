@@ -334,8 +334,12 @@ def measure_latency(
     tail = setup.plan.total + 8 * blocksize + sr // 2
     recorded, server_xruns = run_through_engine(engine, signal, tail)
     lag, peak = find_delay(signal[:, 0], recorded[:, 0])
-    if peak < 0.9:
-        raise DeviceError(f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f})")
+    # A clean run correlates at 1.0 (passthrough is exact); cycles lost to server xruns lower it.
+    if peak < 0.5:
+        raise DeviceError(
+            f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f}, "
+            f"{server_xruns} server xruns; an overloaded asynchronous server loses audio: try jackd --sync)"
+        )
     report = engine.latency_report()
     intervals = engine.callback_intervals()
     compute, frames = engine.compute_times()

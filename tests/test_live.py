@@ -264,3 +264,30 @@ def test_cli_runs_for_a_duration_and_records_atomically(jack_server, tiny_model,
     # an existing recording is not overwritten without --force
     assert main(argv) == 7
     assert "exists; pass --force" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_cleanly_and_finalises_the_recording(separator, devices, tmp_path):
+    setup = build_live_stream(devices, separator=separator)
+    engine = LiveEngine(
+        setup.stream, devices, headroom=setup.plan.headroom,
+        recorder=LiveRecorder(tmp_path / "rec", devices.samplerate, devices.channels), stride_period=setup.stride_period,
+    )
+    ticks = []
+
+    def press_ctrl_c(snapshot):  # SIGINT arrives in the main thread as KeyboardInterrupt, here or in a sleep
+        ticks.append(snapshot)
+        if len(ticks) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(duration=30, on_tick=press_ctrl_c, tick=0.2)
+    assert engine._worker is None and engine._sd_stream.closed
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["input.wav", "output.wav"]
+    assert sf.info(str(tmp_path / "rec" / "input.wav")).frames == engine.stats.callbacks * engine.blocksize
+    assert ticks[-1]["callbacks"] > 0 and ticks[-1]["latency_ms"] == engine.latency_report()["total_ms"]
+
+
+def test_cli_measure_latency_prints_the_breakdown(jack_server, tiny_model, capsys):
+    assert main(["live", "--model", str(tiny_model), "--measure-latency"]) == 0
+    out = capsys.readouterr().out
+    assert "end-to-end latency" in out and "compute headroom" in out and "device buffers" in out
