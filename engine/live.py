@@ -53,6 +53,7 @@ silence).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -132,11 +133,27 @@ def jack_server_running() -> bool:
             return False
         return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
     try:
-        client = jack.Client("vocalex-probe", no_start_server=True)
+        with _quiet_stderr():  # libjack prints several lines when no server answers
+            client = jack.Client("vocalex-probe", no_start_server=True)
     except jack.JackError:
         return False
     client.close()
     return True
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter; Python's stderr is fd 2 too)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def portaudio(rescan_for_jack: bool = True):
