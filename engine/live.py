@@ -48,7 +48,22 @@ frames behind (sustained overload), it skips all pending input, writes silence
 for the skipped output positions, resets the separator and carries on; the
 invariant above holds across a resync, so the delay is still the same
 afterwards (the separator's warm-up after a reset is heard as L samples of
-silence).
+silence). ``resync_lag`` is max(H, 0.2 s).
+
+Scheduling
+----------
+A pure-Python engine shares the GIL and, on small machines, the cores. Three
+measures keep the audio thread on time: the interpreter's switch interval is
+lowered to 0.5 ms while live (a thread holding the GIL hands it over within
+that time, not 5 ms, about one 256-frame block); the audio and worker threads
+get nice -10 where permitted (:func:`raise_thread_priority`); ONNX Runtime
+runs one thread by default (its default pool spin-waits on every core).
+
+Recording
+---------
+``--record DIR``: the worker writes ``input.wav`` (what the device delivered)
+and ``output.wav`` (what the callback played, late blocks included) as
+float32, sample-aligned, to hidden partial files renamed into place at stop.
 """
 
 from __future__ import annotations
@@ -339,6 +354,7 @@ def plan_latency(
     """
     hop, rate = profile.hop_length, profile.sample_rate
     target = target_ms * device_rate / 1000.0
+    max_stride = min(max_stride, profile.n_frames)
     for stride in range(1, max_stride + 1):
         load = call_seconds / (stride * hop / rate)
         if load <= max_load:
@@ -359,7 +375,7 @@ def plan_latency(
             f"--latency-ms {target_ms:g} is below what this model and device can reach here: "
             f"{best.ms(best.total):.1f} ms at stride {stride} (model call {1000 * call_seconds:.1f} ms)"
         )
-    for lookahead in range(1, max_lookahead + 1):
+    for lookahead in range(1, min(max_lookahead, profile.n_frames - stride) + 1):  # the engine's limit
         candidate = plan(lookahead)
         if candidate.total > target:
             break
