@@ -576,7 +576,6 @@ def raise_thread_priority(native_id: int, nice: int = LIVE_NICE) -> bool:
         return False
 
 
-
 @dataclass
 class LiveStats:
     """Counters the callback and the worker update; read (never written) by the meter."""

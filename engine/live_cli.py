@@ -77,6 +77,12 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
 
 
+def _gain_text(linear: float) -> str:
+    import math
+
+    return "muted" if linear == 0 else f"{20 * math.log10(linear):+.1f} dB"
+
+
 def _stop_on_sigterm() -> None:
     """Let SIGTERM (a service manager, `kill`) stop a live run as cleanly as Ctrl-C does."""
     import signal
@@ -149,16 +155,29 @@ def run(args) -> int:
         if recorder is not None:
             recorder.close(keep=False)
         raise
-    print(
+    _say(
         f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
         f"{devices.channels} ch, block {args.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({args.provider})"
     )
-    print(setup.plan.describe())
+    _say(setup.plan.describe())
+    _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
     _stop_on_sigterm()
     with LiveMeter() as meter:
         paths = engine.run(args.duration, on_tick=meter.update)
     s = engine.stats
-    print(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs")
+    _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs")
     if paths:
-        print("recorded " + ", ".join(str(p) for p in paths.values()))
+        _say("recorded " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def _say(line: str) -> None:
+    """print(), except that a closed stdout pipe (`vocalex live | head`) is not an error."""
+    import sys
+
+    from .meter import silence_closed_stdout
+
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        silence_closed_stdout(sys.stdout)

@@ -68,7 +68,7 @@ class LiveMeter:
             self._live.__exit__(*exc)
             self._live = None
         elif self._last is not None:
-            print(format_line(self._last), file=self.file, flush=True)
+            self._print(format_line(self._last))
 
     def update(self, snap: dict) -> None:
         self._last = snap
@@ -78,7 +78,29 @@ class LiveMeter:
         now = time.monotonic()
         if now - self._last_log >= self.log_interval:
             self._last_log = now
-            print(format_line(snap), file=self.file, flush=True)
+            self._print(format_line(snap))
+
+    def _print(self, line: str) -> None:
+        """Print a log line; a reader that went away (closed pipe) silences the meter, not the audio."""
+        if self.file is None:
+            return
+        try:
+            print(line, file=self.file, flush=True)
+        except BrokenPipeError:
+            silence_closed_stdout(self.file)
+            self.file = None
+
+
+def silence_closed_stdout(file) -> None:
+    """Point a closed pipe's descriptor at /dev/null so later writes and the exit flush do not fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
     def _render(self, snap: dict | None):
         from rich.table import Table
