@@ -12,10 +12,16 @@ PortAudio, the engine's rings and the separator.
 What the engine reports is algorithmic + compute headroom + the device latency
 PortAudio states for the stream (input + output). The loopback path runs
 player -> engine -> recorder inside one server cycle, so it includes
-PortAudio's own buffering but not the driver's: with a synchronous server
-(``jackd --sync``) the two agree to the sample; an asynchronous server adds
-one period on the way to the hardware that PortAudio reports and the loopback
-does not traverse (measured = reported - one block).
+PortAudio's own buffering but not the driver's. Measured here (dummy driver,
+-p 256): with a synchronous server (``jackd --sync``, what the tests and
+benchmarks start) PortAudio states 256 frames of output latency and the
+loopback measures exactly algorithmic + headroom + 256; with an asynchronous
+server PortAudio states 512 (the driver's extra period on the way to the
+hardware) while the loopback measured algorithmic + headroom + 0, two blocks
+under the report. So the one-block agreement holds on a synchronous server;
+on an asynchronous one the report is the hardware path's, which the loopback
+does not traverse. Under load an asynchronous server also loses the audio of
+cycles a client misses, which spoils the correlation.
 
 The harness is also what the live tests use to feed a known mix through the
 engine (:class:`JackHarness`).
