@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-DPI = 100
+DPI = 90  # with the palette PNG this keeps a 4-panel spectrogram figure near 200-260 KB
+PNG_BUDGET = 290_000  # bytes; README figures stay under 300 KB
 
 
 def _pyplot():
@@ -59,7 +60,15 @@ def _write_palette_png(fig, path) -> None:
     fig.savefig(buf, dpi=DPI, format="png")
     buf.seek(0)
     with Image.open(buf) as img:
-        img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, format="PNG", optimize=True)
+        rgb = img.convert("RGB")
+    # Fewer colours only if a very busy figure would still pass the size budget.
+    for colors in (256, 128, 64):
+        out = io.BytesIO()
+        rgb.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
+        if out.tell() <= PNG_BUDGET:
+            break
+    with open(path, "wb") as f:
+        f.write(out.getvalue())
 
 
 def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title: str | None = None) -> Path:
