@@ -60,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
     if args.json_path is not None:
         _check_writable(args.json_path)
+    live = None
+    if args.live:
+        # First, so a missing JACK server fails in a second rather than after the whole bench.
+        from vocalex.engine.loopback import format_latency, measure_latency
+
+        live = measure_latency(
+            model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead
+        )
     results = bench(
         song=args.song,
         model=args.model,
@@ -71,15 +79,11 @@ def run(args: argparse.Namespace) -> int:
         block=args.block,
         seconds=args.seconds,
     )
-    if args.live:
-        from vocalex.engine.loopback import format_latency, measure_latency
-
-        results["live"] = measure_latency(
-            model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead
-        )
+    if live is not None:
+        results["live"] = live
     print_report(results)
-    if args.live:
-        print(format_latency(results["live"]))
+    if live is not None:
+        print(format_latency(live))
     if args.json_path is not None:
         write_json(results, args.json_path)
         print(f"wrote {args.json_path}")

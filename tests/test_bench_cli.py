@@ -66,3 +66,23 @@ def test_bench_bad_song_is_one_line_error(tmp_path, tiny_model, capsys):
     assert main(["bench", "--model", str(tiny_model), "--block", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("vocalex: error:") for line in err)
+
+
+def test_bench_live_delegates_to_the_loopback_measurement(short_song, tiny_model, tmp_path, monkeypatch):
+    # The loopback itself is the live helper's and is tested against a JACK server in test_live.py;
+    # here: bench --live passes its settings through and stores the result in the JSON.
+    import vocalex.engine.loopback as loopback
+
+    seen = {}
+
+    def fake_measure(**kwargs):
+        seen.update(kwargs)
+        return {"measured_ms": 47.5, "reported_ms": 47.0}
+
+    monkeypatch.setattr(loopback, "measure_latency", fake_measure)
+    monkeypatch.setattr(loopback, "format_latency", lambda r: f"end-to-end latency {r['measured_ms']} ms")
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(short_song), "--model", str(tiny_model), "--live", "--stride", "2", "--lookahead", "3",
+                 "--json", str(out)]) == 0
+    assert seen == {"model": str(tiny_model), "provider": "cpu", "threads": None, "stride": 2, "lookahead": 3}
+    assert json.loads(out.read_text())["live"] == {"measured_ms": 47.5, "reported_ms": 47.0}
