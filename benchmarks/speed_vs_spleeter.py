@@ -13,7 +13,6 @@ with both throughputs (x real time over all files) and their ratio (the issue as
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 

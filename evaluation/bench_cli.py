@@ -219,8 +219,6 @@ def latency_budget(separator, host_rate: int, channels: int, stride=None, lookah
 def bench(song=None, model=None, provider="cpu", threads=None, stride=None, lookahead=None,
           host_rate=None, block=STREAM_BLOCK, seconds=None) -> dict:
     """Run the three measurements; returns the JSON-ready dict (schema in tests/test_bench_cli.py)."""
-    import numpy as np
-
     from vocalex.engine import Separator
 
     from .machine import machine_info
