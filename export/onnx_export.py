@@ -127,6 +127,10 @@ def export_onnx(
                 golden_out = got
         if not np.isfinite(max_err) or max_err > tolerance:
             raise ExportError(f"ONNX Runtime disagrees with PyTorch: max abs error {max_err:.3g} > {tolerance:g}")
+        # mkstemp creates 0600; a model is meant to be read by others (installed package data): use the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
         tmp = None
         if write_golden:

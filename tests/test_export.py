@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -49,8 +51,13 @@ def test_tolerance_zero_refuses_float_rounding(tmp_path):
 def test_export_writes_a_self_describing_model_with_a_golden_pair(tmp_path):
     torch.manual_seed(0)
     net = UNet(UNetConfig(widths=TINY))
-    report = export_onnx(net, _profile(), tmp_path / "m.onnx")
+    old_umask = os.umask(0o022)
+    try:
+        report = export_onnx(net, _profile(), tmp_path / "m.onnx")
+    finally:
+        os.umask(old_umask)
     assert report["max_abs_error"] <= 1e-4
+    assert (tmp_path / "m.onnx").stat().st_mode & 0o777 == 0o644  # readable by others, like any package file
     assert read_profile(tmp_path / "m.onnx") == _profile()
     golden = np.load(golden_path(tmp_path / "m.onnx"))
     mask = OnnxModel.load(tmp_path / "m.onnx").run(golden["input"][:, 0])
