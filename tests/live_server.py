@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,8 @@ PERIOD = 256
 START_TIMEOUT_S = 15.0
 
 
-def jackd_command(name: str) -> list[str]:
-    return ["jackd", "-n", name, "--sync", "--no-realtime", "-d", "dummy", "-r", str(SAMPLERATE), "-p", str(PERIOD)]
+def jackd_command(name: str, samplerate: int = SAMPLERATE) -> list[str]:
+    return ["jackd", "-n", name, "--sync", "--no-realtime", "-d", "dummy", "-r", str(samplerate), "-p", str(PERIOD)]
 
 
 def server_answers(name: str) -> bool:
@@ -70,16 +71,14 @@ def _release_portaudio_jack_client() -> None:
         sd._terminate()
 
 
-@pytest.fixture(scope="session")
-def jack_server():
-    """A running JACK dummy server private to this session; yields its sample rate."""
+def start_jack_server(name: str, samplerate: int = SAMPLERATE):
+    """Start ``jackd -n name`` and wait until it answers; returns (process, log file). Fails the test otherwise."""
     for tool in ("jackd", "jack_lsp"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed; the live tests need it (Debian: apt-get install jackd2 libportaudio2)")
-    name = f"vocalex-test-{os.getpid()}"
     # jackd logs every xrun; a file, not a pipe nobody drains, so it can never block on a full pipe
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(jackd_command(name), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(jackd_command(name, samplerate), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not server_answers(name):
         if process.poll() is not None:
@@ -90,6 +89,38 @@ def jack_server():
             process.wait()
             pytest.fail(f"jackd did not answer within {START_TIMEOUT_S:.0f} s")
         time.sleep(0.02)
+    return process, log
+
+
+def stop_jack_server(process, log, name: str | None = None) -> None:
+    """Stop a server started by :func:`start_jack_server` (whatever state a test left it in) and reap it.
+
+    A server that did not exit cleanly (SIGKILL) keeps its slot in JACK's
+    shared registry (/dev/shm/jack-shm-registry, 8 slots for all servers of
+    this user): libjack reclaims a dead server's slot only when a server of
+    the same name registers. With ``name`` given, such a server is started
+    once more under its name and stopped cleanly, which frees the slot and
+    its shared memory; leaked slots would soon keep every jackd on the
+    machine from starting ("Too many servers already active").
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)  # a stopped server cannot act on SIGTERM
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()
+    if process.returncode != 0 and name is not None:
+        stop_jack_server(*start_jack_server(name))
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A running JACK dummy server private to this session; yields its sample rate."""
+    name = f"vocalex-test-{os.getpid()}"
+    process, log = start_jack_server(name)
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name  # libjack reads it: PortAudio and JACK-Client connect here
     _rescan_portaudio()
@@ -97,13 +128,7 @@ def jack_server():
         yield SAMPLERATE
     finally:
         _release_portaudio_jack_client()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop_jack_server(process, log, name)
         if previous is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
