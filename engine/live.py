@@ -64,6 +64,22 @@ Recording
 ``--record DIR``: the worker writes ``input.wav`` (what the device delivered)
 and ``output.wav`` (what the callback played, late blocks included) as
 float32, sample-aligned, to hidden partial files renamed into place at stop.
+
+Device faults
+-------------
+The main thread is the watchdog (never the callback): every tick it checks
+that the stream is still active and that a callback arrived within
+``stall_timeout`` (default max(2 s, 8 blocks)). When the input device vanishes
+(its JACK server is killed or stopped, a USB device is unplugged) PortAudio
+marks the stream inactive and the callbacks stop; a server that hangs only
+stops the callbacks. Either way :meth:`LiveEngine.run` stops the worker, keeps
+the recording (complete, valid files up to the moment the audio stopped: what
+was captured is worth keeping; an empty recording is discarded) and raises
+:class:`DeviceLostError`. The PortAudio stream is then *abandoned*, never
+stopped or closed: after its JACK server is gone, PortAudio's stop and close
+wait up to 10 minutes for a process cycle that never comes and its terminate
+aborts the process (pa_jack.c). The process must end without PortAudio's
+teardown (:func:`abandon_portaudio`; ``vocalex live`` exits with ``os._exit``).
 """
 
 from __future__ import annotations
@@ -136,6 +152,31 @@ def _sounddevice():
     return sd
 
 
+class DeviceLostError(DeviceError):
+    """The device stopped delivering audio while running; ``recorded`` holds the finalised recording's paths."""
+
+    def __init__(self, message: str, recorded: dict | None = None):
+        super().__init__(message)
+        self.recorded = recorded or {}
+
+
+def abandon_portaudio() -> None:
+    """Keep PortAudio's exit handler from tearing down a stream whose device is gone.
+
+    sounddevice terminates PortAudio at interpreter exit; with the JACK server
+    gone that closes the abandoned stream (a wait of up to 10 minutes) and
+    then jack_deactivate fails an assertion (abort). Unregistering it lets a
+    normal exit finish; ``vocalex live`` goes further and leaves with
+    ``os._exit`` (libjack's own threads may still run at exit).
+    """
+    import atexit
+
+    sd = sys.modules.get("sounddevice")
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
+
+
 def jack_server_running() -> bool:
     """Whether a JACK server answers (without starting one)."""
     try:
@@ -146,7 +187,9 @@ def jack_server_running() -> bool:
 
         if shutil.which("jack_lsp") is None:
             return False
-        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+        # JACK_NO_START_SERVER: only look for a server; libjack would otherwise start one from ~/.jackdrc
+        env = dict(os.environ, JACK_NO_START_SERVER="1")
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=env).returncode == 0
     try:
         with _quiet_stderr():  # libjack prints several lines when no server answers
             client = jack.Client("vocalex-probe", no_start_server=True)
@@ -260,8 +303,44 @@ def _find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
     return matches[0]
 
 
-def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2) -> DeviceChoice:
-    """Pick the input and output device (index or name, None = default, JACK preferred) and their format."""
+# Rates offered when a device refuses the one asked for (PortAudio cannot list a device's rates).
+COMMON_SAMPLERATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
+
+def _duplex_refuses(sd, din: dict, dout: dict, channels: int, rate: int) -> str | None:
+    """PortAudio's reason why this input/output pair cannot run at ``rate``, or None when it can."""
+    try:
+        sd.check_input_settings(device=din["index"], channels=channels, dtype="float32", samplerate=rate)
+        sd.check_output_settings(device=dout["index"], channels=channels, dtype="float32", samplerate=rate)
+    except sd.PortAudioError as exc:
+        return str(exc.args[0]) if exc.args else str(exc)
+    return None
+
+
+def _check_samplerate(sd, din: dict, dout: dict, channels: int, rate: int, hostapi: str) -> None:
+    """A DeviceError naming the rates that work when the devices refuse ``rate`` (checked before anything opens)."""
+    reason = _duplex_refuses(sd, din, dout, channels, rate)
+    if reason is None:
+        return
+    candidates = sorted({int(din["default_samplerate"]), int(dout["default_samplerate"]), *COMMON_SAMPLERATES})
+    working = [r for r in candidates if r != rate and _duplex_refuses(sd, din, dout, channels, r) is None]
+    where = f"{din['name']!r}" if din["index"] == dout["index"] else f"{din['name']!r} -> {dout['name']!r}"
+    if working:
+        choice = "that" if len(working) == 1 else "one of these"
+        hint = f"it runs at {', '.join(map(str, working))} Hz: use {choice} or leave --samplerate out"
+    else:
+        hint = "no common rate works either: see vocalex live --list-devices"
+    if hostapi == JACK_HOSTAPI_NAME:
+        hint += " (a JACK server runs at the one rate it was started with, jackd -r)"
+    raise DeviceError(f"{where} refuses {rate} Hz ({reason}); {hint}")
+
+
+def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2, samplerate: int | None = None) -> DeviceChoice:
+    """Pick the input and output device (index or name, None = default, JACK preferred) and their format.
+
+    ``samplerate`` None runs at the devices' own rate; a rate they refuse is a
+    DeviceError naming the rates that work.
+    """
     sd = portaudio()
     jack_index = _hostapi_index(sd, JACK_HOSTAPI_NAME)
     din = _find_device(sd, input_spec, "input", jack_index)
@@ -271,17 +350,27 @@ def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2) ->
             f"input {din['name']!r} and output {dout['name']!r} belong to different host APIs; "
             "a duplex stream needs both on one"
         )
-    rate_in, rate_out = int(din["default_samplerate"]), int(dout["default_samplerate"])
-    if rate_in != rate_out:
-        raise DeviceError(f"input runs at {rate_in} Hz but output at {rate_out} Hz; a duplex stream needs one rate")
+    hostapi = sd.query_hostapis(din["hostapi"])["name"]
     channels = min(max_channels, din["max_input_channels"], dout["max_output_channels"])
+    if samplerate is None:
+        rate_in, rate_out = int(din["default_samplerate"]), int(dout["default_samplerate"])
+        if rate_in != rate_out:
+            raise DeviceError(
+                f"input runs at {rate_in} Hz but output at {rate_out} Hz; a duplex stream needs one rate (--samplerate)"
+            )
+        rate = rate_in
+    else:
+        if samplerate <= 0:
+            raise UsageError(f"--samplerate must be a positive number of Hz, got {samplerate}")
+        rate = int(samplerate)
+        _check_samplerate(sd, din, dout, channels, rate, hostapi)
     return DeviceChoice(
         input_index=din["index"],
         output_index=dout["index"],
         input_name=din["name"],
         output_name=dout["name"],
-        hostapi=sd.query_hostapis(din["hostapi"])["name"],
-        samplerate=rate_in,
+        hostapi=hostapi,
+        samplerate=rate,
         channels=channels,
     )
 
@@ -538,6 +627,11 @@ class LiveRecorder:
         f.write(block)
         self._positions[kind] = end
 
+    @property
+    def frames(self) -> int:
+        """Frames recorded so far (the longer of the two files)."""
+        return max(self._positions.values())
+
     def close(self, keep: bool = True) -> dict[str, Path]:
         """Finish both files; pad the shorter with silence so both have the same length, then rename."""
         end = max(self._positions.values())
@@ -615,6 +709,7 @@ class LiveEngine:
         recorder: LiveRecorder | None = None,
         stride_period: int | None = None,
         stream_latency: str | float = "low",
+        stall_timeout: float | None = None,
     ):
         if blocksize < 16:
             raise UsageError(f"--blocksize must be at least 16 frames, got {blocksize}")
@@ -635,6 +730,10 @@ class LiveEngine:
         self.recorder = recorder
         self.stride_period = stride_period or self.blocksize  # device samples per model call (for the load)
         self._stream_latency = stream_latency
+        # No callback for this long means the device stopped delivering audio (a hung or stopped
+        # server); at least 2 s so that a loaded machine's scheduling hiccups never count as one.
+        self.stall_timeout = max(2.0, 8 * self.blocksize / self.samplerate) if stall_timeout is None else float(stall_timeout)
+        self.device_lost: str | None = None  # why the device stopped delivering audio (then the stream is abandoned)
         self.stats = LiveStats()
 
         # Positions: input n is played at output n + headroom + algorithmic (the dry fallback reads there).
@@ -858,12 +957,22 @@ class LiveEngine:
             raise_thread_priority(self._callback_tid)
 
     def stop(self) -> dict | None:
-        """Stop the stream, join the worker, finish the recording; returns the recorded paths."""
+        """Stop the stream, join the worker, finish the recording; returns the recorded paths.
+
+        After a device loss the PortAudio stream is left as it is (module
+        docstring: stopping it would wait for minutes); the worker and the
+        recording are finished all the same.
+        """
         if self._sd_stream is not None:
-            try:
-                self._sd_stream.stop()
-            finally:
-                self._sd_stream.close()
+            if self.device_lost is None:  # also a loss in the last moments of a --duration run
+                self.device_lost = self._device_failure()
+            if self.device_lost is None:
+                try:
+                    self._sd_stream.stop()
+                finally:
+                    self._sd_stream.close()
+            else:
+                abandon_portaudio()
         self._stop = True
         if self._worker is not None:
             self._worker.join()
@@ -877,7 +986,8 @@ class LiveEngine:
             # both cover every frame the device delivered.
             self._record_input_until(self._in_ring.write_count)
             self._drain_played()
-            paths = self.recorder.close()
+            # A device that vanished before delivering anything leaves nothing worth keeping.
+            paths = self.recorder.close(keep=self.device_lost is None or self.recorder.frames > 0)
             self.recorder = None
         return paths
 
@@ -910,15 +1020,38 @@ class LiveEngine:
                     on_tick(self.snapshot())
                 if self.stats.worker_error:
                     break
+                self.device_lost = self._device_failure()
+                if self.device_lost:
+                    break
         except KeyboardInterrupt:
             interrupted = True
         finally:
             paths = self.stop()
+        if self.device_lost:
+            raise DeviceLostError(self.device_lost, paths)
         if self.stats.worker_error:
             raise DeviceError(f"the live worker failed: {self.stats.worker_error}")
         if interrupted:
             raise KeyboardInterrupt
         return paths
+
+    def _device_failure(self) -> str | None:
+        """The watchdog (main thread): why the device stopped delivering audio, or None while it delivers."""
+        sd = _sounddevice()
+        now = time.perf_counter()
+        n = self.stats.callbacks
+        last = self._callback_times[(n - 1) % len(self._callback_times)] if n else self._started_at
+        ran = f"after {now - self._started_at:.1f} s"
+        where = f"input {self.devices.input_name!r}"
+        try:
+            active = self._sd_stream.active
+        except sd.PortAudioError:
+            active = False
+        if not active:  # PortAudio's JACK host marks the stream inactive when the server shuts down
+            return f"audio device stopped delivering audio {ran} ({where} disappeared? JACK server stopped or device unplugged)"
+        if now - last > self.stall_timeout:
+            return f"audio device stopped delivering audio {ran}: no block for {now - last:.1f} s ({where} stalled or disappeared?)"
+        return None
 
     # -- reporting ------------------------------------------------------------------------------
 

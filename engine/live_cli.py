@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_BLOCKSIZE = 256
+MAX_MARGIN_BLOCKS = 64
 
 
 def _gain(text: str) -> float:
@@ -45,6 +46,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", metavar="ONNX", help="model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
+    p.add_argument(
+        "--samplerate", type=int, metavar="HZ",
+        help="device sample rate (default: the device's own; the model's rate is reached by resampling)",
+    )
     p.add_argument("--blocksize", type=int, default=DEFAULT_BLOCKSIZE, help=f"device block in frames (default {DEFAULT_BLOCKSIZE})")
     p.add_argument(
         "--margin-blocks", type=int, default=1,
@@ -75,6 +80,11 @@ def _check_numbers(args) -> None:
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
+        raise UsageError(f"--samplerate must be in 1000..768000 Hz, got {args.samplerate}")
+    if not 0 <= args.margin_blocks <= MAX_MARGIN_BLOCKS:
+        # more would only add delay, and the rings grow with it (100000 blocks: 580 s of buffers)
+        raise UsageError(f"--margin-blocks must be in 0..{MAX_MARGIN_BLOCKS}, got {args.margin_blocks}")
 
 
 def _gain_text(linear: float) -> str:
@@ -116,8 +126,8 @@ def run(args) -> int:
     if args.measure_latency:
         from .loopback import format_latency, measure_latency
 
-        if args.record or args.duration:
-            raise UsageError("--measure-latency runs its own short passthrough; drop --record/--duration")
+        if args.record or args.duration or args.samplerate:
+            raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
         result = measure_latency(
             model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
             latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
@@ -133,11 +143,11 @@ def run(args) -> int:
         )
         return 0 if result["within_one_block"] else 1
 
-    from .live import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
+    from .live import DeviceLostError, LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
     from .meter import LiveMeter
 
     gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
-    devices = resolve_devices(args.input, args.output)
+    devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
     recorder = None
     if args.record:
         # Checked before the model loads: an existing recording fails fast, nothing half-written.
@@ -162,13 +172,42 @@ def run(args) -> int:
     _say(setup.plan.describe())
     _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
     _stop_on_sigterm()
-    with LiveMeter() as meter:
-        paths = engine.run(args.duration, on_tick=meter.update)
+    try:
+        with LiveMeter() as meter:
+            paths = engine.run(args.duration, on_tick=meter.update)
+    except DeviceLostError as exc:
+        _report_stop(engine, exc.recorded)
+        _exit_without_portaudio(exc)
+    _report_stop(engine, paths)
+    return 0
+
+
+def _report_stop(engine, paths) -> None:
     s = engine.stats
     _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs")
     if paths:
         _say("recorded " + ", ".join(str(p) for p in paths.values()))
-    return 0
+
+
+def _exit_without_portaudio(exc) -> None:
+    """Print the one-line error and end the process now, skipping PortAudio's teardown.
+
+    The device is gone (live.py, "Device faults"): PortAudio's stop/close of the
+    abandoned stream would wait up to 10 minutes and its terminate aborts, and
+    a normal interpreter exit can crash in libjack's threads (seen: SIGSEGV
+    after a stopped-then-killed server). The worker is joined and the
+    recording is closed and renamed by now, so ``os._exit`` loses nothing.
+    """
+    import os
+    import sys
+
+    print(f"vocalex: error: {exc}", file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+    os._exit(exc.exit_code)
 
 
 def _say(line: str) -> None:
