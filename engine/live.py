@@ -153,10 +153,14 @@ def _sounddevice():
 
 
 class DeviceLostError(DeviceError):
-    """The device stopped delivering audio while running; ``recorded`` holds the finalised recording's paths."""
+    """The device stopped delivering audio while running.
 
-    def __init__(self, message: str, recorded: dict | None = None):
+    ``engine``: the stopped LiveEngine (its stats); ``recorded``: the finalised recording's paths.
+    """
+
+    def __init__(self, message: str, engine=None, recorded: dict | None = None):
         super().__init__(message)
+        self.engine = engine
         self.recorded = recorded or {}
 
 
@@ -497,20 +501,45 @@ class LiveSetup:
     stride_period: int       # device samples between model calls
 
 
+def stream_error(devices: DeviceChoice, what: str, exc: Exception) -> DeviceError:
+    """The one-line error for a stream PortAudio could not open or start.
+
+    A JACK server that went away after the devices were listed makes PortAudio
+    report misleading causes ("Insufficient memory"): that case is named as
+    what it is.
+    """
+    if devices.hostapi == JACK_HOSTAPI_NAME and not jack_server_running():
+        return DeviceError(f"cannot {what}: the JACK server stopped (start it again and retry)")
+    return DeviceError(f"cannot {what}: {exc}")
+
+
+def portaudio_lost_its_jack_server() -> bool:
+    """Whether PortAudio in this process holds a JACK client whose server is gone.
+
+    Then PortAudio must not be terminated (jack_deactivate fails an assertion
+    and aborts the process): the process has to end without its teardown.
+    """
+    sd = sys.modules.get("sounddevice")
+    if sd is None or not getattr(sd, "_initialized", 0) or _hostapi_index(sd, JACK_HOSTAPI_NAME) is None:
+        return False
+    return not jack_server_running()
+
+
 def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -> int:
     """Input + output latency (frames) PortAudio reports for this duplex stream, opened without starting it."""
     sd = _sounddevice()
     try:
-        probe = sd.Stream(
-            device=(devices.input_index, devices.output_index),
-            samplerate=devices.samplerate,
-            blocksize=blocksize,
-            channels=devices.channels,
-            dtype="float32",
-            latency=latency,
-        )
+        with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
+            probe = sd.Stream(
+                device=(devices.input_index, devices.output_index),
+                samplerate=devices.samplerate,
+                blocksize=blocksize,
+                channels=devices.channels,
+                dtype="float32",
+                latency=latency,
+            )
     except sd.PortAudioError as exc:
-        raise DeviceError(f"cannot open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz: {exc}") from None
+        raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
     try:
         return round(sum(probe.latency) * devices.samplerate)
     finally:
@@ -922,21 +951,23 @@ class LiveEngine:
     def start(self) -> None:
         sd = _sounddevice()
         self._warm_up()
+        what = (
+            f"open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
+            f"{self.channels} channels, block {self.blocksize}"
+        )
         try:
-            self._sd_stream = sd.Stream(
-                device=(self.devices.input_index, self.devices.output_index),
-                samplerate=self.samplerate,
-                blocksize=self.blocksize,
-                channels=self.channels,
-                dtype="float32",
-                latency=self._stream_latency,
-                callback=self._callback,
-            )
+            with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
+                self._sd_stream = sd.Stream(
+                    device=(self.devices.input_index, self.devices.output_index),
+                    samplerate=self.samplerate,
+                    blocksize=self.blocksize,
+                    channels=self.channels,
+                    dtype="float32",
+                    latency=self._stream_latency,
+                    callback=self._callback,
+                )
         except sd.PortAudioError as exc:
-            raise DeviceError(
-                f"cannot open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
-                f"{self.channels} channels, block {self.blocksize}: {exc}"
-            ) from None
+            raise stream_error(self.devices, what, exc) from None
         lin, lout = self._sd_stream.latency
         self._device_latency = (round(lin * self.samplerate), round(lout * self.samplerate))
         # The callback thread needs the GIL every block; a Python thread holding it (meter rendering,
@@ -948,7 +979,10 @@ class LiveEngine:
         self._worker = threading.Thread(target=self._work, name="vocalex-live-worker", daemon=True)
         self._worker.start()
         self._started_at = time.perf_counter()
-        self._sd_stream.start()
+        try:
+            self._sd_stream.start()
+        except sd.PortAudioError as exc:
+            raise stream_error(self.devices, what.replace("open", "start", 1), exc) from None
         # The audio thread is PortAudio's; its id is known once it has called back.
         deadline = time.perf_counter() + 1.0
         while self._callback_tid is None and time.perf_counter() < deadline:
@@ -993,6 +1027,11 @@ class LiveEngine:
 
     def _abandon(self) -> None:
         """Undo a failed start: no stream, no worker, no half-written recording."""
+        if self._sd_stream is not None and not portaudio_lost_its_jack_server():  # opened, then failed to start
+            try:
+                self._sd_stream.close()
+            except Exception:  # the stream is given up either way; the start failure is what gets reported
+                pass
         self._stop = True
         if self._worker is not None:
             self._worker.join()
@@ -1028,7 +1067,7 @@ class LiveEngine:
         finally:
             paths = self.stop()
         if self.device_lost:
-            raise DeviceLostError(self.device_lost, paths)
+            raise DeviceLostError(self.device_lost, self, paths)
         if self.stats.worker_error:
             raise DeviceError(f"the live worker failed: {self.stats.worker_error}")
         if interrupted:

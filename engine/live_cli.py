@@ -143,7 +143,22 @@ def run(args) -> int:
         )
         return 0 if result["within_one_block"] else 1
 
-    from .live import DeviceLostError, LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
+    from .errors import DeviceError
+    from .live import DeviceLostError, portaudio_lost_its_jack_server
+
+    try:
+        return _run_live(args, lookahead)
+    except DeviceLostError as exc:  # the engine has stopped, joined its worker and kept the recording
+        _report_stop(exc.engine, exc.recorded)
+        _exit_without_portaudio(exc)
+    except DeviceError as exc:
+        if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
+            _exit_without_portaudio(exc)
+        raise
+
+
+def _run_live(args, lookahead) -> int:
+    from .live import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
     from .meter import LiveMeter
 
     gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
@@ -172,12 +187,8 @@ def run(args) -> int:
     _say(setup.plan.describe())
     _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
     _stop_on_sigterm()
-    try:
-        with LiveMeter() as meter:
-            paths = engine.run(args.duration, on_tick=meter.update)
-    except DeviceLostError as exc:
-        _report_stop(engine, exc.recorded)
-        _exit_without_portaudio(exc)
+    with LiveMeter() as meter:
+        paths = engine.run(args.duration, on_tick=meter.update)
     _report_stop(engine, paths)
     return 0
 
@@ -192,11 +203,13 @@ def _report_stop(engine, paths) -> None:
 def _exit_without_portaudio(exc) -> None:
     """Print the one-line error and end the process now, skipping PortAudio's teardown.
 
-    The device is gone (live.py, "Device faults"): PortAudio's stop/close of the
-    abandoned stream would wait up to 10 minutes and its terminate aborts, and
-    a normal interpreter exit can crash in libjack's threads (seen: SIGSEGV
-    after a stopped-then-killed server). The worker is joined and the
-    recording is closed and renamed by now, so ``os._exit`` loses nothing.
+    The device is gone (live.py, "Device faults"): PortAudio's stop/close of an
+    abandoned stream would wait up to 10 minutes and its terminate aborts (seen:
+    "pa_jack.c: Terminate: Assertion failed" when the server stopped during the
+    model load), and a normal interpreter exit can crash in libjack's threads
+    (seen: SIGSEGV after a stopped-then-killed server). The worker is joined
+    and the recording is closed (kept or removed) by now, so ``os._exit``
+    loses nothing.
     """
     import os
     import sys

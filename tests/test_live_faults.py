@@ -171,3 +171,25 @@ def test_record_into_a_file_or_under_a_file_gives_one_line(jack_server, tiny_mod
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert a_file.read_text() == "not a folder"
+
+
+def test_server_stopping_during_start_up_exits_8_with_one_line(own_jack_server, tiny_model, tmp_path):
+    """The server goes away after the devices were chosen, while the engine warms up and opens its stream."""
+    name, server = own_jack_server
+    rec = tmp_path / "rec"
+    process, out, err = _live_process(name, tmp_path, "--model", str(tiny_model), "--duration", "10", "--record", str(rec))
+    deadline = time.monotonic() + LIVE_START_TIMEOUT_S
+    while time.monotonic() < deadline:  # the first line comes after the model load, before the stream opens
+        out.seek(0)
+        if out.read().startswith("JACK Audio Connection Kit: 'system'"):
+            break
+        assert process.poll() is None, "vocalex live exited before it chose its devices"
+        time.sleep(0.01)
+    server.terminate()
+    code, stdout, stderr = _finish(process, out, err)
+    assert code == 8, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr and "Assertion" not in stderr, stderr
+    # Depending on how far the start had got: the open fails, or the watchdog sees the stream stop.
+    assert lines[0].endswith("the JACK server stopped (start it again and retry)") or "stopped delivering audio" in lines[0]
+    assert not rec.exists() or sorted(p.name for p in rec.iterdir()) in ([], ["input.wav", "output.wav"])
