@@ -95,7 +95,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeviceError, OutputError, UsageError
+from .errors import DeviceError, OutputError, UsageError, VocalexError
 from .ringbuffer import SpscRing
 
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
@@ -175,10 +175,15 @@ def abandon_portaudio() -> None:
     """
     import atexit
 
+    global _portaudio_abandoned
+    _portaudio_abandoned = True
     sd = sys.modules.get("sounddevice")
     handler = getattr(sd, "_exit_handler", None)
     if handler is not None:
         atexit.unregister(handler)
+
+
+_portaudio_abandoned = False  # set by abandon_portaudio(): a stream of this process was given up
 
 
 def jack_server_running() -> bool:
@@ -516,9 +521,12 @@ def stream_error(devices: DeviceChoice, what: str, exc: Exception) -> DeviceErro
 def portaudio_lost_its_jack_server() -> bool:
     """Whether PortAudio in this process holds a JACK client whose server is gone.
 
+    Also true once a stream was abandoned (:func:`abandon_portaudio`).
     Then PortAudio must not be terminated (jack_deactivate fails an assertion
     and aborts the process): the process has to end without its teardown.
     """
+    if _portaudio_abandoned:
+        return True
     sd = sys.modules.get("sounddevice")
     if sd is None or not getattr(sd, "_initialized", 0) or _hostapi_index(sd, JACK_HOSTAPI_NAME) is None:
         return False
@@ -638,8 +646,31 @@ class LiveRecorder:
         }
         self._positions = dict.fromkeys(self.KINDS, 0)
         self._zeros = np.zeros((4096, channels), dtype=np.float32)
+        self.failed: str | None = None  # why writing failed; such a recording is removed at close
 
     def write(self, kind: str, position: int, block: np.ndarray) -> None:
+        """Place ``block`` (frames, channels) float32 at absolute frame ``position`` of ``kind``'s file."""
+        if self.failed:
+            return
+        try:
+            self._write(kind, position, block)
+        except (OSError, RuntimeError) as exc:  # disk full, file size limit, I/O error (libsndfile: RuntimeError)
+            self.failed = self._failure(exc)
+            raise OutputError(self.failed) from None
+
+    def _failure(self, exc: Exception) -> str:
+        """One line for a failed write; libsndfile says only "System error.", so the free space is named too."""
+        import shutil
+
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).rstrip(".")
+        try:
+            free = shutil.disk_usage(self.folder).free
+            where = f" ({free / 1e6:.0f} MB free there{'; disk full?' if free < 64e6 else ''})"
+        except OSError:
+            where = ""
+        return f"cannot write the recording in {self.folder}{where}: {reason}; nothing was kept"
+
+    def _write(self, kind: str, position: int, block: np.ndarray) -> None:
         f = self._files[kind]
         written = self._positions[kind]
         end = position + block.shape[0]
@@ -662,15 +693,27 @@ class LiveRecorder:
         return max(self._positions.values())
 
     def close(self, keep: bool = True) -> dict[str, Path]:
-        """Finish both files; pad the shorter with silence so both have the same length, then rename."""
+        """Finish both files; pad the shorter with silence so both have the same length, then rename.
+
+        A recording that could not be written completely is removed (never
+        renamed into place) and reported as an OutputError.
+        """
         end = max(self._positions.values())
         for kind in self.KINDS:
-            if self._positions[kind] < end:
-                self.write(kind, end - 1, self._zeros[:1])  # silence up to `end`
-            self._files[kind].close()
-        if not keep:
+            try:
+                if keep and not self.failed and self._positions[kind] < end:
+                    self.write(kind, end - 1, self._zeros[:1])  # silence up to `end`
+            except OutputError:
+                pass  # self.failed says why
+            try:
+                self._files[kind].close()  # writes the WAV header: may fail on a full disk too
+            except (OSError, RuntimeError) as exc:
+                self.failed = self.failed or self._failure(exc)
+        if not keep or self.failed:
             for p in self._partials.values():
                 p.unlink(missing_ok=True)
+            if keep:
+                raise OutputError(self.failed)
             return {}
         for kind in self.KINDS:
             os.replace(self._partials[kind], self._finals[kind])
@@ -787,6 +830,7 @@ class LiveEngine:
         self._peak_decay_per_frame = 10 ** (-20 / 20 / self.samplerate)  # peaks fall 20 dB per second
 
         self._sd_stream = None
+        self._worker_exception = None
         self._callback_tid = None
         self._worker = None
         self._stop = False
@@ -931,6 +975,7 @@ class LiveEngine:
                 if not busy:
                     time.sleep(poll)
         except Exception as exc:  # keep the stream alive (it plays dry), report at stop
+            self._worker_exception = exc
             self.stats.worker_error = f"{type(exc).__name__}: {exc}"
 
     # -- lifecycle (main thread) ----------------------------------------------------------------
@@ -1018,11 +1063,15 @@ class LiveEngine:
         if self.recorder is not None:
             # Input the worker had not processed yet is still recorded, so input.wav and output.wav
             # both cover every frame the device delivered.
-            self._record_input_until(self._in_ring.write_count)
-            self._drain_played()
-            # A device that vanished before delivering anything leaves nothing worth keeping.
-            paths = self.recorder.close(keep=self.device_lost is None or self.recorder.frames > 0)
+            recorder = self.recorder
+            try:
+                self._record_input_until(self._in_ring.write_count)
+                self._drain_played()
+            except OutputError:
+                pass  # recorder.failed says why; close() removes the files and raises it
             self.recorder = None
+            # A device that vanished before delivering anything leaves nothing worth keeping.
+            paths = recorder.close(keep=self.device_lost is None or recorder.frames > 0)
         return paths
 
     def _abandon(self) -> None:
@@ -1068,6 +1117,8 @@ class LiveEngine:
             paths = self.stop()
         if self.device_lost:
             raise DeviceLostError(self.device_lost, self, paths)
+        if isinstance(self._worker_exception, VocalexError):  # e.g. the recording could not be written (disk full)
+            raise self._worker_exception
         if self.stats.worker_error:
             raise DeviceError(f"the live worker failed: {self.stats.worker_error}")
         if interrupted:

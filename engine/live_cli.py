@@ -143,7 +143,7 @@ def run(args) -> int:
         )
         return 0 if result["within_one_block"] else 1
 
-    from .errors import DeviceError
+    from .errors import VocalexError
     from .live import DeviceLostError, portaudio_lost_its_jack_server
 
     try:
@@ -151,7 +151,7 @@ def run(args) -> int:
     except DeviceLostError as exc:  # the engine has stopped, joined its worker and kept the recording
         _report_stop(exc.engine, exc.recorded)
         _exit_without_portaudio(exc)
-    except DeviceError as exc:
+    except VocalexError as exc:
         if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
             _exit_without_portaudio(exc)
         raise

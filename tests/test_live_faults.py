@@ -193,3 +193,33 @@ def test_server_stopping_during_start_up_exits_8_with_one_line(own_jack_server, 
     # Depending on how far the start had got: the open fails, or the watchdog sees the stream stop.
     assert lines[0].endswith("the JACK server stopped (start it again and retry)") or "stopped delivering audio" in lines[0]
     assert not rec.exists() or sorted(p.name for p in rec.iterdir()) in ([], ["input.wav", "output.wav"])
+
+
+def _limit_file_size(limit: int):
+    """preexec_fn: files of the child may grow to ``limit`` bytes; a larger write fails with EFBIG (a full disk, in effect)."""
+    import resource
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # otherwise the kernel kills the writer instead of failing the write
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_recording_that_cannot_be_written_exits_7_and_leaves_no_file(own_jack_server, tiny_model, tmp_path):
+    name, _ = own_jack_server
+    rec = tmp_path / "rec"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+    argv = [sys.executable, "-m", "vocalex.engine.cli", "live", "--model", str(tiny_model), "--duration", "10", "--record", str(rec)]
+    # 200 kB is about 0.6 s of one stereo float32 file at 44.1 kHz
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_limit_file_size(200_000))
+    try:
+        stdout, stderr = process.communicate(timeout=LIVE_START_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("vocalex live kept running with a recording it could not write")
+    assert process.returncode == 7, stderr
+    assert stderr.startswith(f"vocalex: error: cannot write the recording in {rec} (") and stderr.count("\n") == 1, stderr
+    assert stderr.rstrip().endswith("nothing was kept") and "Traceback" not in stderr
+    assert list(rec.iterdir()) == []  # neither the partial files nor truncated ones under the final names
