@@ -640,10 +640,19 @@ class LiveRecorder:
             raise OutputError(f"cannot create --record folder {self.folder}: {exc.strerror}") from None
         self._finals = finals
         self._partials = {k: self.folder / f".{k}.wav.partial" for k in self.KINDS}
-        self._files = {
-            k: sf.SoundFile(str(self._partials[k]), "w", samplerate=samplerate, channels=channels, format="WAV", subtype="FLOAT")
-            for k in self.KINDS
-        }
+        self._files = {}
+        try:
+            for k in self.KINDS:
+                self._files[k] = sf.SoundFile(
+                    str(self._partials[k]), "w", samplerate=samplerate, channels=channels, format="WAV", subtype="FLOAT"
+                )
+        except (OSError, RuntimeError) as exc:  # a read-only folder, quota, no space (libsndfile: RuntimeError)
+            for f in self._files.values():
+                f.close()
+            for k in self._files:
+                self._partials[k].unlink(missing_ok=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise OutputError(f"cannot create the recording in {self.folder}: {reason}") from None
         self._positions = dict.fromkeys(self.KINDS, 0)
         self._zeros = np.zeros((4096, channels), dtype=np.float32)
         self.failed: str | None = None  # why writing failed; such a recording is removed at close
@@ -1042,14 +1051,19 @@ class LiveEngine:
         docstring: stopping it would wait for minutes); the worker and the
         recording are finished all the same.
         """
+        stop_failure = None
         if self._sd_stream is not None:
             if self.device_lost is None:  # also a loss in the last moments of a --duration run
                 self.device_lost = self._device_failure()
             if self.device_lost is None:
+                sd = _sounddevice()
                 try:
-                    self._sd_stream.stop()
-                finally:
-                    self._sd_stream.close()
+                    try:
+                        self._sd_stream.stop()
+                    finally:
+                        self._sd_stream.close()
+                except sd.PortAudioError as exc:  # still join the worker and finish the recording, then report
+                    stop_failure = DeviceError(f"the audio stream did not stop cleanly: {exc}")
             else:
                 abandon_portaudio()
         self._stop = True
@@ -1072,6 +1086,8 @@ class LiveEngine:
             self.recorder = None
             # A device that vanished before delivering anything leaves nothing worth keeping.
             paths = recorder.close(keep=self.device_lost is None or recorder.frames > 0)
+        if stop_failure is not None:
+            raise stop_failure
         return paths
 
     def _abandon(self) -> None:

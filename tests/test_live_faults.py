@@ -171,6 +171,13 @@ def test_record_into_a_file_or_under_a_file_gives_one_line(jack_server, tiny_mod
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert a_file.read_text() == "not a folder"
+    # a folder where the recording's files cannot be created (here: a folder in the way of one)
+    rec = tmp_path / "rec"
+    (rec / ".input.wav.partial").mkdir(parents=True)
+    assert main(["live", "--model", str(tiny_model), "--duration", "1", "--record", str(rec)]) == 7
+    err = capsys.readouterr().err
+    assert f"cannot create the recording in {rec}: " in err and err.count("\n") == 1 and "Traceback" not in err
+    assert [p.name for p in rec.iterdir()] == [".input.wav.partial"]
 
 
 def test_server_stopping_during_start_up_exits_8_with_one_line(own_jack_server, tiny_model, tmp_path):
