@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         help="remove (or isolate) vocals from a live input in real time",
         description=(
             "Separate a live input in real time and play the result: vocal removal by default. "
-            "JACK devices are preferred when a JACK server runs. Ctrl-C stops."
+            "JACK devices are preferred when a JACK server runs. Ctrl-C stops. If the device stops delivering "
+            "audio (server stopped, device unplugged), the run ends with exit code 8, keeping what --record captured."
         ),
     )
     p.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
@@ -107,8 +108,6 @@ def _stop_on_sigterm() -> None:
 
 
 def run(args) -> int:
-    from .errors import UsageError
-
     _check_numbers(args)
     if args.list_devices:
         from .live import list_devices_text
@@ -123,30 +122,12 @@ def run(args) -> int:
 
         lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
 
-    if args.measure_latency:
-        from .loopback import format_latency, measure_latency
-
-        if args.record or args.duration or args.samplerate:
-            raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
-        result = measure_latency(
-            model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
-            latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
-        )
-        print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
-        print(format_latency(result))
-        print(
-            f"late blocks {result['late_blocks']}, xruns {result['xruns']} (server {result['server_xruns']}), "
-            f"correlation {result['correlation']:.3f}, callback interval p50 "
-            f"{result['callback_interval_ms_p50']:.2f} ms p99 {result['callback_interval_ms_p99']:.2f} ms, "
-            f"compute per block p50 {result['compute_ms_p50']:.2f} ms p99 {result['compute_ms_p99']:.2f} ms "
-            f"({result['provider']}; {result['machine']})"
-        )
-        return 0 if result["within_one_block"] else 1
-
     from .errors import VocalexError
     from .live import DeviceLostError, portaudio_lost_its_jack_server
 
     try:
+        if args.measure_latency:
+            return _measure_latency(args, lookahead)
         return _run_live(args, lookahead)
     except DeviceLostError as exc:  # the engine has stopped, joined its worker and kept the recording
         _report_stop(exc.engine, exc.recorded)
@@ -155,6 +136,28 @@ def run(args) -> int:
         if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
             _exit_without_portaudio(exc)
         raise
+
+
+def _measure_latency(args, lookahead) -> int:
+    from .errors import UsageError
+    from .loopback import format_latency, measure_latency
+
+    if args.record or args.duration or args.samplerate:
+        raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
+    result = measure_latency(
+        model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
+        latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+    )
+    print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
+    print(format_latency(result))
+    print(
+        f"late blocks {result['late_blocks']}, xruns {result['xruns']} (server {result['server_xruns']}), "
+        f"correlation {result['correlation']:.3f}, callback interval p50 "
+        f"{result['callback_interval_ms_p50']:.2f} ms p99 {result['callback_interval_ms_p99']:.2f} ms, "
+        f"compute per block p50 {result['compute_ms_p50']:.2f} ms p99 {result['compute_ms_p99']:.2f} ms "
+        f"({result['provider']}; {result['machine']})"
+    )
+    return 0 if result["within_one_block"] else 1
 
 
 def _run_live(args, lookahead) -> int:
