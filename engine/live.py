@@ -1056,15 +1056,8 @@ class LiveEngine:
             if self.device_lost is None:  # also a loss in the last moments of a --duration run
                 self.device_lost = self._device_failure()
             if self.device_lost is None:
-                sd = _sounddevice()
-                try:
-                    try:
-                        self._sd_stream.stop()
-                    finally:
-                        self._sd_stream.close()
-                except sd.PortAudioError as exc:  # still join the worker and finish the recording, then report
-                    stop_failure = DeviceError(f"the audio stream did not stop cleanly: {exc}")
-            else:
+                stop_failure = self._stop_stream_bounded()
+            if self.device_lost is not None:
                 abandon_portaudio()
         self._stop = True
         if self._worker is not None:
@@ -1089,6 +1082,40 @@ class LiveEngine:
         if stop_failure is not None:
             raise stop_failure
         return paths
+
+    def _stop_stream_bounded(self) -> DeviceError | None:
+        """Stop and close the PortAudio stream, waiting at most ``stall_timeout``; the error to report, if any.
+
+        A server that froze in the last moments (no stall seen yet) would keep
+        PortAudio's stop waiting for minutes, so the stop runs in a helper
+        thread; if it does not return in time the device counts as lost and
+        the stream is abandoned with that thread still waiting in it.
+        """
+        sd = _sounddevice()
+        failure = []
+        done = threading.Event()
+
+        def stop_and_close():
+            try:
+                try:
+                    self._sd_stream.stop()
+                finally:
+                    self._sd_stream.close()
+            except sd.PortAudioError as exc:
+                failure.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=stop_and_close, name="vocalex-live-stream-stop", daemon=True).start()
+        if not done.wait(self.stall_timeout):
+            self.device_lost = (
+                f"audio device did not stop within {self.stall_timeout:.1f} s "
+                f"(input {self.devices.input_name!r} stalled or disappeared?)"
+            )
+            return None
+        if failure:  # the worker is still joined and the recording finished before this is raised
+            return DeviceError(f"the audio stream did not stop cleanly: {failure[0]}")
+        return None
 
     def _abandon(self) -> None:
         """Undo a failed start: no stream, no worker, no half-written recording."""

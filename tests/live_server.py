@@ -107,7 +107,9 @@ def stop_jack_server(process, log, name: str | None = None) -> None:
         process.send_signal(signal.SIGCONT)  # a stopped server cannot act on SIGTERM
         process.terminate()
         try:
-            process.wait(timeout=10)
+            # a server resumed after its client vanished takes seconds to wind down; killing it costs
+            # less, the slot is reclaimed below
+            process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

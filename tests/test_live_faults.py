@@ -230,3 +230,19 @@ def test_recording_that_cannot_be_written_exits_7_and_leaves_no_file(own_jack_se
     assert stderr.startswith(f"vocalex: error: cannot write the recording in {rec} (") and stderr.count("\n") == 1, stderr
     assert stderr.rstrip().endswith("nothing was kept") and "Traceback" not in stderr
     assert list(rec.iterdir()) == []  # neither the partial files nor truncated ones under the final names
+
+
+def test_ctrl_c_while_the_server_is_frozen_does_not_hang(own_jack_server, tiny_model, tmp_path):
+    """Stopping a stream whose server froze would wait for minutes inside PortAudio: the stop is bounded."""
+    name, server = own_jack_server
+    rec = tmp_path / "rec"
+    process, out, err = _live_process(name, tmp_path, "--model", str(tiny_model), "--duration", "10", "--record", str(rec))
+    _wait_until_live(process, out, err)
+    server.send_signal(signal.SIGSTOP)
+    process.send_signal(signal.SIGINT)  # at once: before the stall watchdog could have noticed
+    code, stdout, stderr = _finish(process, out, err)
+    assert code == 8, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "audio device did not stop within" in lines[0] or "stopped delivering audio" in lines[0]
+    assert sorted(p.name for p in rec.iterdir()) == ["input.wav", "output.wav"]
