@@ -81,19 +81,29 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    for label, points in series.items():
+    ys_all = []
+    for i, (label, points) in enumerate(series.items()):
         points = sorted(points)
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
+        ys_all += [y for y in ys if y is not None]
         ax.plot(xs, ys, marker="o", label=label)
         for x, y, text in points:
-            if text:
-                ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -11), fontsize=7)
+            if text:  # alternate series label below / above their points so they do not collide
+                ax.annotate(text, (x, y), textcoords="offset points", xytext=(3, -11 if i % 2 == 0 else 5), fontsize=7)
+    refs = {k: v for k, v in (references or {}).items() if v is not None}
+    # The y range follows the curves (what each millisecond buys is a fraction of a dB); references far
+    # below it (the mixture, centre cancellation) are named in the legend instead of squashing the curves.
+    lo = min(ys_all + [v for v in refs.values() if ys_all and v >= min(ys_all) - 3.0] or [0.0]) - 0.5
+    hi = max(ys_all + [v for v in refs.values() if v >= lo] or [1.0]) + 0.5
     styles = ["--", ":", "-.", (0, (5, 1)), (0, (1, 3))]
-    for i, (label, value) in enumerate((references or {}).items()):
-        if value is not None:
-            ax.axhline(value, linestyle=styles[i % len(styles)], color=f"C{(i + len(series)) % 10}", linewidth=1,
-                       label=f"{label} ({value:.2f} dB)")
+    for i, (label, value) in enumerate(refs.items()):
+        style = dict(linestyle=styles[i % len(styles)], color=f"C{(i + len(series)) % 10}", linewidth=1)
+        if lo <= value <= hi:
+            ax.axhline(value, label=f"{label} ({value:.2f} dB)", **style)
+        else:
+            ax.plot([], [], label=f"{label} ({value:.2f} dB, off scale)", **style)
+    ax.set_ylim(lo, hi)
     ax.set_xlabel("end-to-end latency (ms): algorithmic + model call p99")
     ax.set_ylabel("vocals SDR, median over tracks (dB)")
     ax.set_title(title or "vocals SDR against latency", fontsize=10)
