@@ -1,9 +1,16 @@
 """Offline (file) mode: best quality, not bound to a live latency.
 
 Offline separation is the streaming core with centred context: model windows
-of n_frames (128) frames overlap by half (window hop n_frames // 2 = 64), and
-each frame takes its mask from the window in which it sits in the central half
-(columns 32..95), never at an edge where the U-Net sees zero padding or a cut.
+of n_frames (128) frames overlap by 2 x OFFLINE_CONTEXT frames, and each frame
+takes its mask from the window in which it has at least OFFLINE_CONTEXT frames
+of context on both sides (columns 8..119), never at an edge where the U-Net
+sees zero padding or a cut.
+
+Why 8 frames (46 ms) and not half the window: on the 14 validation clips the
+median vocals SDR was the same within noise for 32, 16, 8 and 4 frames of
+context (4.69 / 4.63 / 4.72 / 4.62 dB, training snapshot at step 1250), while
+half-overlapping windows run the model on every frame twice. With 8 frames each
+frame is inferred 128/112 = 1.14 times.
 Several windows go to the model in one batched call. Because it *is* a stream
 (STFT and overlap-add block by block, fixed-size histories), memory stays
 bounded whatever the file length; the latency it has internally is removed by
@@ -16,16 +23,17 @@ from __future__ import annotations
 from .stream import StreamSeparator
 
 WINDOWS_PER_CALL = 4   # batch = 4 windows x channels; larger batches gained little on 2 cores
+OFFLINE_CONTEXT = 8    # frames of context kept on each side of the frames a window emits
 
 
-def offline_geometry(profile) -> tuple[int, int]:
-    """(stride, lookahead) in frames that put every frame in the central half of its window."""
-    stride = profile.n_frames // 2
-    lookahead = (profile.n_frames - stride) // 2
-    return stride, lookahead
+def offline_geometry(profile, context: int = None) -> tuple[int, int]:
+    """(stride, lookahead) in frames that leave ``context`` frames on both sides of the frames a window emits."""
+    context = OFFLINE_CONTEXT if context is None else context
+    stride = profile.n_frames - 2 * context
+    return stride, context
 
 
-def offline_stream(model, sample_rate: int, channels: int) -> StreamSeparator:
+def offline_stream(model, sample_rate: int, channels: int, context: int = None) -> StreamSeparator:
     """A StreamSeparator configured for offline quality (centred windows, batched calls)."""
-    stride, lookahead = offline_geometry(model.profile)
+    stride, lookahead = offline_geometry(model.profile, context)
     return StreamSeparator(model, sample_rate, channels, stride, lookahead, windows_per_call=WINDOWS_PER_CALL)

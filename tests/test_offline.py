@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vocalex.engine.model import ModelProfile, OnnxModel
-from vocalex.engine.offline import offline_geometry
+from vocalex.engine.offline import OFFLINE_CONTEXT, offline_geometry
 from vocalex.engine.separator import separate_blocks
 from vocalex.engine.stream import StreamSeparator
 
@@ -23,8 +23,9 @@ class StubModel:
 
 
 def centre_only_mask():
+    """Ones only in the columns offline mode may use: OFFLINE_CONTEXT frames from either edge."""
     m = np.zeros((512, 128))
-    m[:, 32:96] = 1.0
+    m[:, OFFLINE_CONTEXT:128 - OFFLINE_CONTEXT] = 1.0
     return m
 
 
@@ -34,9 +35,10 @@ def separate(model, x, rate, block=10000):
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def test_geometry_puts_frames_in_the_central_half():
+def test_geometry_keeps_context_on_both_sides():
     stride, lookahead = offline_geometry(StubModel(centre_only_mask()).profile)
-    assert (stride, lookahead) == (64, 32)
+    assert (stride, lookahead) == (128 - 2 * OFFLINE_CONTEXT, OFFLINE_CONTEXT)
+    assert offline_geometry(StubModel(centre_only_mask()).profile, context=32) == (64, 32)
 
 
 @pytest.mark.parametrize("n", [1, 300, 44100 + 77])
