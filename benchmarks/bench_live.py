@@ -108,6 +108,11 @@ def main(argv=None) -> int:
         return exc.exit_code
     finally:
         if server is not None:
+            # PortAudio's JACK client must go before its server does: terminating
+            # PortAudio afterwards fails an assertion in pa_jack (abort at exit).
+            import sounddevice as sd
+
+            sd._terminate()
             server.terminate()
             server.wait(timeout=10)
     if args.json_path:
