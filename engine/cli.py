@@ -19,7 +19,7 @@ import sys
 
 from .errors import VocalexError
 
-# (module, what it needs beyond the runtime) in the order `--help` lists them.
+# Command modules, in the order `--help` lists them.
 COMMAND_MODULES = (
     "vocalex.engine.separate_cli",
     "vocalex.engine.live_cli",
@@ -39,8 +39,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vocalex", description="Real-time singing-voice separation.")
-    from . import __name__ as _  # noqa: F401  (package import for version lookups)
-
     parser.add_argument("--version", action="version", version=f"vocalex {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
