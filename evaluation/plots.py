@@ -108,7 +108,7 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
     ax.set_ylabel("vocals SDR, median over tracks (dB)")
     ax.set_title(title or "vocals SDR against latency", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left")  # the curves sit low: keep the legend off them
     fig.tight_layout()
     return _save(fig, out)
 
