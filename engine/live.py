@@ -1059,13 +1059,7 @@ class LiveEngine:
                 stop_failure = self._stop_stream_bounded()
             if self.device_lost is not None:
                 abandon_portaudio()
-        self._stop = True
-        if self._worker is not None:
-            self._worker.join()
-            self._worker = None
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
+        self._finish_worker()
         paths = None
         if self.recorder is not None:
             # Input the worker had not processed yet is still recorded, so input.wav and output.wav
@@ -1117,13 +1111,8 @@ class LiveEngine:
             return DeviceError(f"the audio stream did not stop cleanly: {failure[0]}")
         return None
 
-    def _abandon(self) -> None:
-        """Undo a failed start: no stream, no worker, no half-written recording."""
-        if self._sd_stream is not None and not portaudio_lost_its_jack_server():  # opened, then failed to start
-            try:
-                self._sd_stream.close()
-            except Exception:  # the stream is given up either way; the start failure is what gets reported
-                pass
+    def _finish_worker(self) -> None:
+        """Tell the worker to stop, join it, and give the interpreter back its thread switch interval."""
         self._stop = True
         if self._worker is not None:
             self._worker.join()
@@ -1131,6 +1120,15 @@ class LiveEngine:
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
+
+    def _abandon(self) -> None:
+        """Undo a failed start: no stream, no worker, no half-written recording."""
+        if self._sd_stream is not None and not portaudio_lost_its_jack_server():  # opened, then failed to start
+            try:
+                self._sd_stream.close()
+            except Exception:  # the stream is given up either way; the start failure is what gets reported
+                pass
+        self._finish_worker()
         if self.recorder is not None:
             self.recorder.close(keep=False)
             self.recorder = None
