@@ -355,10 +355,14 @@ def test_interrupted_run_leaves_no_partial_file(sig, tmp_path, tiny_model):
                              "--model", str(tiny_model), "--mode", "stream", "--stride", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    # Wait until the run is writing (a temporary file exists), then interrupt it.
-    while time.monotonic() < deadline and not any(out.rglob(".*.part")):
+    # Wait until the run is writing separated audio (a temporary file holding more than its
+    # header), then interrupt it mid-file.
+    def writing():
+        return any(p.stat().st_size > 64 * 1024 for p in out.rglob(".*.part") if p.exists())
+
+    while time.monotonic() < deadline and not writing():
         time.sleep(0.05)
-    assert any(out.rglob(".*.part")), "the run never started writing"
+    assert writing(), "the run never started writing"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (130, 128 + sig, -sig), (proc.returncode, err)
