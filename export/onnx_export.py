@@ -33,10 +33,15 @@ def golden_path(model_path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".golden.npz") if p.suffix != ".onnx" else p.with_suffix(".golden.npz")
 
 
-def _golden_input(profile: ModelProfile, seed: int = 1234) -> np.ndarray:
-    # Music-like magnitudes: mostly small, heavy-tailed; fixed seed so it is reproducible.
+def _golden_input(profile: ModelProfile, channels: int = 1, seed: int = 1234) -> np.ndarray:
+    """float32 (2, channels, n_bins, n_frames): music-like magnitudes, mostly small and heavy-tailed; fixed seed."""
     rng = np.random.default_rng(seed)
-    return (rng.exponential(0.05, size=(2, 1, profile.n_bins, profile.n_frames)) ** 2).astype(np.float32)
+    return (rng.exponential(0.05, size=(2, channels, profile.n_bins, profile.n_frames)) ** 2).astype(np.float32)
+
+
+def module_channels(module) -> int:
+    """Audio channels per example of a network: its config's ``channels`` (vocalex U-Nets), else 1."""
+    return int(getattr(getattr(module, "config", None), "channels", 1))
 
 
 def _weights_to_fp16(model_proto):
@@ -83,7 +88,8 @@ def export_onnx(
 
     module = module.eval()
     path = Path(path)
-    golden_in = _golden_input(profile)
+    channels = module_channels(module)
+    golden_in = _golden_input(profile, channels)
     example = torch.from_numpy(golden_in[:1])
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
     os.close(fd)
@@ -110,7 +116,7 @@ def export_onnx(
 
         session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
         rng = np.random.default_rng(0)
-        checks = [golden_in, rng.random((3, 1, profile.n_bins, profile.n_frames), dtype=np.float32) * 4]
+        checks = [golden_in, rng.random((3, channels, profile.n_bins, profile.n_frames), dtype=np.float32) * 4]
         if fp16_weights:
             # Compare against the torch model with the same fp16-rounded weights.
             with torch.no_grad():

@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for checkpoints and logs")
     p.add_argument("--profile", default="live1024", help="STFT profile: paper, live1024, live2048 (default live1024)")
     p.add_argument("--widths", type=_widths, default=(8, 16, 32, 64, 128, 256), help="encoder widths (default 8,16,32,64,128,256)")
+    p.add_argument("--stereo", action="store_true",
+                   help="stereo network: left and right enter together (2 input planes, 2 masks), as Spleeter does")
     p.add_argument("--steps", type=int, default=10000, help="total optimiser steps (default 10000)")
     p.add_argument("--batch-size", type=int, default=16, help="spectrogram windows per step and process (default 16)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
@@ -78,7 +80,7 @@ def run(args) -> int:
         stream_stride=args.stream_stride, stream_lookahead=args.stream_lookahead, extra_vocals=list(args.extra_vocals),
         extra_accompaniment=list(args.extra_accompaniment), remix_prob=args.remix_prob, extra_prob=args.extra_prob,
         instrumental_prob=args.instrumental_prob, cache=args.cache, threads=args.threads, valid_modes=modes, stream_valid_every=args.stream_valid_every,
-        device=args.device, amp=not args.no_amp, ema=args.ema, model_version=args.model_version,
+        channels=2 if args.stereo else 1, device=args.device, amp=not args.no_amp, ema=args.ema, model_version=args.model_version,
         training_data=args.training_data, licence=args.licence,
     )
     result = train(cfg, resume=args.resume, quiet=args.quiet)

@@ -59,6 +59,7 @@ class TrainConfig:
     stream_valid_every: int = 1     # stream mode costs a model call per stride: validate it every k-th time only
     device: str = "auto"
     amp: bool = True                # mixed precision where the device is CUDA
+    channels: int = 1               # 2: a stereo network (both channels of a crop in one example)
     ema: float = 0.999              # exponential moving average of the weights (0 = off); validated and exported
     model_version: str = "dev"
     training_data: str = ""
@@ -78,6 +79,8 @@ class TrainConfig:
             raise UsageError(f"--stream-weight must be in [0, 1], got {self.stream_weight}")
         if not 0.0 <= self.ema < 1.0:
             raise UsageError(f"--ema must be in [0, 1), got {self.ema}")
+        if self.channels not in (1, 2):
+            raise UsageError(f"channels must be 1 (mono network) or 2 (stereo network), got {self.channels}")
         if self.lr <= 0:
             raise UsageError(f"--lr must be positive, got {self.lr}")
 
@@ -320,8 +323,9 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         saved = ckpt["config"]
         # The network's shape and STFT come from the checkpoint, whatever the command line says.
         cfg.profile, cfg.widths = saved["profile"], tuple(saved["widths"])
+        cfg.channels = int(ckpt["unet"].get("channels", 1))
         profile = PROFILES[cfg.profile]
-    model = UNet(UNetConfig(widths=cfg.widths)).to(device)
+    model = UNet(UNetConfig(widths=cfg.widths, channels=cfg.channels)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, best, average = 0, None, None
     pool = build_pool(cfg, log)
@@ -340,7 +344,7 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         if cfg.ema > 0 and ckpt.get("ema") is not None:
             average = WeightAverage(model, cfg.ema, ckpt["ema"], int(ckpt.get("ema_updates", 0)))
         log(f"resumed from step {step}")
-    log(f"model: U-Net widths {cfg.widths}, {count_parameters(model):,} parameters, profile {cfg.profile}, "
+    log(f"model: U-Net widths {cfg.widths}, {cfg.channels} channel(s), {count_parameters(model):,} parameters, profile {cfg.profile}, "
         f"device {device}, world {world}")
 
     if cfg.ema > 0 and average is None:
@@ -376,7 +380,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
                 group["lr"] = lr_at(step, cfg)
             mix, target = spectrogram_batch(sampler.batch(crops), profile, device)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                mask = net(mix[:, None])[:, 0]
+                # Rows of mix are channels, left and right of each crop adjacent: a stereo network takes them in pairs.
+                mask = net(mix.reshape(-1, cfg.channels, *mix.shape[1:])).reshape(mix.shape)
             loss = masked_l1(mask.float(), mix, target, stream_weight=cfg.stream_weight,
                              stride=cfg.stream_stride, lookahead=cfg.stream_lookahead)
             if not torch.isfinite(loss):

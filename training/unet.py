@@ -1,8 +1,14 @@
 """The U-Net of Jansson et al. (ISMIR 2017), with its widths as configuration.
 
-Input: linear STFT magnitude (batch, 1, n_bins, n_frames). Output: a soft mask
-of the same shape in [0, 1] (sigmoid). n_bins and n_frames must be divisible
+Input: linear STFT magnitude (batch, channels, n_bins, n_frames). Output: a soft
+mask of the same shape in [0, 1] (sigmoid). n_bins and n_frames must be divisible
 by 2 ** depth (six stride-2 layers: 64).
+
+``channels`` 1 is the paper's network: each audio channel is separated on its own.
+``channels`` 2 is a stereo network (as Spleeter's): left and right enter as two
+input planes and leave as two masks, so the network sees where a source sits in
+the stereo image, and one call covers both channels at about half the cost of two
+mono calls (only the first and last layers grow).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ class UNetConfig:
     leak: float = 0.2
     dropout: float = 0.5
     dropout_layers: int = 3   # dropout on the first three decoder layers, as in the paper
+    channels: int = 1         # audio channels per example: 1 (mono network) or 2 (stereo network)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,9 +46,11 @@ class UNet(nn.Module):
         # The network sees log-compressed magnitude: music spans ~100 dB, and a
         # log input makes the mask independent of overall level up to the
         # input batch norm's affine. The mask still multiplies the linear magnitude.
-        self.input_norm = nn.BatchNorm2d(1)
+        if config.channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, got {config.channels}")
+        self.input_norm = nn.BatchNorm2d(config.channels)
         self.encoder = nn.ModuleList()
-        channels = 1
+        channels = config.channels
         for width in config.widths:
             self.encoder.append(
                 nn.Sequential(
@@ -53,7 +62,7 @@ class UNet(nn.Module):
             channels = width
         self.decoder = nn.ModuleList()
         reversed_widths = list(reversed(config.widths))
-        outs = reversed_widths[1:] + [1]
+        outs = reversed_widths[1:] + [config.channels]
         for i, out in enumerate(outs):
             in_ch = reversed_widths[i] if i == 0 else reversed_widths[i] * 2
             last = i == len(outs) - 1
@@ -68,7 +77,20 @@ class UNet(nn.Module):
     def depth(self) -> int:
         return len(self.config.widths)
 
+    def masks(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """magnitude (rows, n_bins, n_frames) -> masks (rows, n_bins, n_frames).
+
+        Rows are audio channels; for a stereo network consecutive rows (0, 1),
+        (2, 3), ... are the left and right of one example, so rows must be even.
+        """
+        rows, bins, frames = magnitude.shape
+        c = self.config.channels
+        if rows % c:
+            raise ValueError(f"a {c}-channel network needs rows divisible by {c}, got {rows}")
+        return self(magnitude.reshape(rows // c, c, bins, frames)).reshape(rows, bins, frames)
+
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """magnitude (batch, channels, n_bins, n_frames) -> mask of the same shape."""
         x = self.input_norm(torch.log1p(magnitude))
         skips = []
         for layer in self.encoder:
