@@ -134,10 +134,10 @@ def main(argv=None) -> int:
         four = bench_stft(p.n_fft, p.hop_length, channels, 4)
         print(f"  {channels} ch: {one:7.1f} us/hop one frame per call, {four:7.1f} us/hop four frames per call")
     print()
-    print("model call, milliseconds (p50 / p99):")
-    for batch in (1, 2, 8):
+    print(f"model call, milliseconds (p50 / p99), rows = audio channels ({sep.model.channels} per model example):")
+    for batch in sorted({sep.model.rows_for(b) for b in (1, 2, 8)}):
         p50, p99 = bench_model(sep.model, batch)
-        print(f"  batch {batch}: {p50:7.2f} / {p99:7.2f} ms")
+        print(f"  {batch} rows: {p50:7.2f} / {p99:7.2f} ms")
     print()
     print("real-time factor (processing time / audio time; < 1 is faster than real time):")
     for mode in ("offline", "stream"):

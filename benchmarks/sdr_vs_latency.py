@@ -24,7 +24,7 @@ from _eval_common import MUSDB_7S, RESULTS, read_json, write_json
 def call_ms_p99(separator, channels: int, calls: int = 100) -> dict:
     """Compute time of one stream-mode model call (batch = channels windows), p50 / p99 in ms."""
     p = separator.profile
-    x = np.abs(np.random.default_rng(0).standard_normal((channels, p.n_bins, p.n_frames))).astype(np.float32) * 0.1
+    x = np.abs(np.random.default_rng(0).standard_normal((separator.model.rows_for(channels), p.n_bins, p.n_frames))).astype(np.float32) * 0.1
     for _ in range(5):
         separator.model.run(x)
     times = []

@@ -484,7 +484,7 @@ def plan_latency(
 def time_model_call(model, channels: int, repeats: int = 8) -> float:
     """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
     p = model.profile
-    x = np.zeros((channels, p.n_bins, p.n_frames), dtype=np.float32)
+    x = np.zeros((model.rows_for(channels), p.n_bins, p.n_frames), dtype=np.float32)
     for _ in range(2):
         model.run(x)
     times = []

@@ -2,8 +2,10 @@
 
 A vocalex model is an ONNX graph with
 
-* one input ``magnitude`` of shape (batch, 1, n_bins, n_frames), float32: the
-  linear STFT magnitude of the lowest ``n_bins`` bins of ``n_frames`` frames;
+* one input ``magnitude`` of shape (batch, channels, n_bins, n_frames), float32:
+  the linear STFT magnitude of the lowest ``n_bins`` bins of ``n_frames`` frames,
+  where ``channels`` is fixed in the graph: 1 (each audio channel is an example of
+  its own) or 2 (a stereo model: left and right of one example side by side);
 * one output ``mask`` (or ``magnitude``, see ``output``) of the same shape;
 * metadata (``metadata_props``) under the keys in :data:`REQUIRED_KEYS`,
   prefixed with ``vocalex.``, from which the engine configures its STFT.
@@ -157,6 +159,7 @@ class OnnxModel:
         self.profile = profile
         self.provider = provider
         self._output_name = session.get_outputs()[0].name
+        self.channels = 1  # audio channels per example (the graph's input dimension 1); set by load()
 
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None) -> "OnnxModel":
@@ -191,24 +194,40 @@ class OnnxModel:
         if len(outputs) != 1:
             raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
         shape = inputs[0].shape
-        if len(shape) != 4 or shape[2] != profile.n_bins or shape[3] != profile.n_frames:
+        if len(shape) != 4 or shape[1] not in (1, 2) or shape[2] != profile.n_bins or shape[3] != profile.n_frames:
             raise ModelError(
-                f"{path}: input shape {shape} does not match metadata (batch, 1, {profile.n_bins}, {profile.n_frames})"
+                f"{path}: input shape {shape} does not match metadata (batch, 1 or 2, {profile.n_bins}, {profile.n_frames})"
             )
-        return cls(path, session, profile, provider)
+        model = cls(path, session, profile, provider)
+        model.channels = int(shape[1])
+        return model
+
+    def rows_for(self, channels: int) -> int:
+        """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
+        return channels + (-channels % self.channels)
 
     def run(self, magnitude: np.ndarray) -> np.ndarray:
-        """magnitude: float32 (batch, n_bins, n_frames) -> mask float32 (batch, n_bins, n_frames)."""
-        x = np.ascontiguousarray(magnitude, dtype=np.float32)[:, None]
-        y = self.session.run([self._output_name], {INPUT_NAME: x})[0][:, 0]
+        """magnitude: float32 (rows, n_bins, n_frames) -> mask float32 (rows, n_bins, n_frames).
+
+        Rows are audio channels. For a stereo model rows (0, 1), (2, 3), ... are
+        the left and right of one example, so ``rows`` must be even.
+        """
+        x = np.ascontiguousarray(magnitude, dtype=np.float32)
+        rows, bins, frames = x.shape
+        c = self.channels
+        if rows % c:
+            raise UsageError(f"a stereo model needs an even number of rows (channel pairs), got {rows}")
+        y = self.session.run([self._output_name], {INPUT_NAME: x.reshape(rows // c, c, bins, frames)})[0]
+        y = y.reshape(rows, bins, frames)
         if self.profile.output == "magnitude":
-            y = np.clip(y / np.maximum(x[:, 0], 1e-8), 0.0, 1.0)
+            y = np.clip(y / np.maximum(x, 1e-8), 0.0, 1.0)
         return y
 
     def describe(self) -> dict:
         d = self.profile.describe()
         d["path"] = str(self.path)
         d["provider"] = self.provider
+        d["channels"] = self.channels
         return d
 
 

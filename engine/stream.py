@@ -148,6 +148,9 @@ class MaskingCore:
         self.stride = stride
         self.lookahead = lookahead
         self.windows = windows_per_call
+        # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
+        pair = getattr(model, "channels", 1)  # audio channels per model example (OnnxModel.channels)
+        self.rows = channels + (-channels % pair)
         self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
@@ -159,7 +162,8 @@ class MaskingCore:
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
         self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex128)
-        self._batch = np.zeros((windows_per_call * channels, self.n_bins, self.n_frames), dtype=np.float32) if windows_per_call > 1 else None
+        direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
+        self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
         self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
         self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
         self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction)
@@ -188,17 +192,19 @@ class MaskingCore:
 
     def _model_step(self) -> int:
         """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
-        s, c, stride, nf = self.frames_per_call, self.channels, self.stride, self.n_frames
+        s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
         _append_frames(self._new, self.n_bins, self._mag, self._cplx)
         self._frames_seen += s
         hm = self._mag.shape[2]
-        if self.windows == 1:
+        if self._batch is None:
             batch = self._mag  # the history is exactly one window: hand it over without a copy
         else:
             batch = self._batch
             for b in range(self.windows):  # b = 0: the window ending at the newest frame
                 end = hm - b * stride
-                batch[b * c:(b + 1) * c] = self._mag[:, :, end - nf:end]
+                batch[b * r:b * r + c] = self._mag[:, :, end - nf:end]
+                if r > c:
+                    batch[b * r + c] = self._mag[c - 1, :, end - nf:end]
         mask = self.model.run(batch)
         newest = self._frames_seen - 1
         hc = self._cplx.shape[0]
@@ -213,7 +219,7 @@ class MaskingCore:
             count = last - first + 1
             hist_first = hc - 1 - (newest - first)
             col0 = nf - 1 - (newest - b * stride - first)
-            _masked_spectra(self._cplx, hist_first, count, mask, b * c, col0, self._phasor, self._vocal_spec, emitted)
+            _masked_spectra(self._cplx, hist_first, count, mask, b * r, col0, self._phasor, self._vocal_spec, emitted)
             emitted += count
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
