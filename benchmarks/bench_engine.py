@@ -51,7 +51,7 @@ def bench_stft(n_fft: int, hop: int, channels: int, frames_per_push: int, hops: 
 
     an = StftAnalyzer(n_fft, hop, channels, frames_per_push)
     sy = OlaSynthesizer(n_fft, hop, channels)
-    spec = np.zeros((frames_per_push, channels, n_fft // 2 + 1), dtype=np.complex128)
+    spec = np.zeros((frames_per_push, channels, n_fft // 2 + 1), dtype=np.complex64)
     out = np.zeros((frames_per_push * hop, channels), dtype=np.float32)
     x = np.random.default_rng(0).uniform(-1, 1, (hops * hop, channels)).astype(np.float32)
     block = hop * frames_per_push

@@ -45,9 +45,9 @@ MAX_CHANNELS = 8
 def _append_frames(new, n_bins, mag_hist, cplx_hist):
     """Shift the histories left by len(new) frames and append ``new``.
 
-    new: complex128 (s, channels, n_freqs); mag_hist: float32 (channels, n_bins, hm)
+    new: complex64 (s, channels, n_freqs); mag_hist: float32 (channels, n_bins, hm)
     (magnitudes of the lowest n_bins bins, newest frame last); cplx_hist:
-    complex128 (hc, channels, n_freqs), newest frame last.
+    complex64 (hc, channels, n_freqs), newest frame last.
     """
     s, channels, n_freqs = new.shape
     hm = mag_hist.shape[2]
@@ -72,10 +72,10 @@ def _append_frames(new, n_bins, mag_hist, cplx_hist):
 def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0):
     """out[out0 + f] = mask * spectrum * phasor for ``count`` frames.
 
-    cplx_hist: complex128 (hc, channels, n_freqs), frames first..first+count-1 used.
+    cplx_hist: complex64 (hc, channels, n_freqs), frames first..first+count-1 used.
     mask: float32 (batch, n_bins, n_frames), rows row0..row0+channels-1, columns
     col0..col0+count-1; bins above n_bins reuse the top bin's mask.
-    phasor: complex128 (n_freqs,). out: complex128 (s, channels, n_freqs).
+    phasor: complex64 (n_freqs,). out: complex64 (s, channels, n_freqs).
     """
     channels = cplx_hist.shape[1]
     n_freqs = cplx_hist.shape[2]
@@ -162,14 +162,14 @@ class MaskingCore:
         s = self.frames_per_call
         self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s)
         self._synth = OlaSynthesizer(self.n_fft, self.hop, channels)
-        self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
+        self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
-        self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex128)
+        self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex64)
         direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
         self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
-        self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex128)
+        self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
-        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction)
+        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction).astype(np.complex64)
         self.reset()
 
     def reset(self) -> None:

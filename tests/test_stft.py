@@ -12,7 +12,7 @@ def _round_trip(x, n_fft, hop, block, max_frames=5):
     channels = x.shape[1]
     analyzer = StftAnalyzer(n_fft, hop, channels, max_frames)
     synth = OlaSynthesizer(n_fft, hop, channels)
-    spec = np.zeros((max_frames, channels, n_fft // 2 + 1), dtype=np.complex128)
+    spec = np.zeros((max_frames, channels, n_fft // 2 + 1), dtype=np.complex64)
     out = np.zeros((max_frames * hop, channels), dtype=np.float32)
     pieces = []
     for start in range(0, len(x), block):
@@ -53,7 +53,7 @@ def test_round_trip_independent_of_block_size():
 def test_reset_forgets_previous_audio():
     x = np.random.default_rng(3).standard_normal((2048, 1)).astype(np.float32)
     analyzer = StftAnalyzer(1024, 256, 1, 8)
-    spec_a = np.zeros((8, 1, 513), dtype=np.complex128)
+    spec_a = np.zeros((8, 1, 513), dtype=np.complex64)
     analyzer.push(x, spec_a)
     analyzer.reset()
     spec_b = np.zeros_like(spec_a)

@@ -46,7 +46,7 @@ def test_training_stft_frames_like_the_engine():
     assert ours.shape == (PROFILE.n_bins, PROFILE.n_frames)
     delay = PROFILE.n_fft // PROFILE.hop_length - 1  # engine frames before the first complete one
     analyzer = StftAnalyzer(PROFILE.n_fft, PROFILE.hop_length, 1, PROFILE.n_frames + delay)
-    out = np.zeros((PROFILE.n_frames + delay, 1, PROFILE.n_fft // 2 + 1), np.complex128)
+    out = np.zeros((PROFILE.n_frames + delay, 1, PROFILE.n_fft // 2 + 1), np.complex64)
     _, frames = analyzer.push(x[:, None], out)
     assert frames == PROFILE.n_frames + delay
     engine = np.abs(out[delay:, 0, : PROFILE.n_bins]).T
