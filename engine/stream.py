@@ -31,6 +31,8 @@ total in host samples.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit
 
@@ -141,10 +143,14 @@ class MaskingCore:
     samples (plus the fractional ``delay_fraction`` applied as a phase), and is
     at most ``holdback`` samples behind the input count at any time.
     ``windows_per_call`` > 1 batches that many stride-spaced windows in one model
-    call (used by the offline mode).
+    call (used by the offline mode). ``pipelined`` runs each model call in a
+    worker thread while the next input is analysed and the previous output
+    synthesised, at the price of one more call's worth of holdback (offline mode:
+    throughput counts, latency is removed afterwards).
     """
 
-    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0):
+    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
+                 pipelined: bool = False):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -158,8 +164,14 @@ class MaskingCore:
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
         self.align = self.n_fft - self.hop
-        self.holdback = (self.frames_per_call + lookahead) * self.hop - 1
+        self.holdback = ((2 if pipelined else 1) * self.frames_per_call + lookahead) * self.hop - 1
         s = self.frames_per_call
+        self._worker = self._running = None
+        if pipelined:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
+            weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
         self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s)
         self._synth = OlaSynthesizer(self.n_fft, self.hop, channels)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
@@ -173,6 +185,9 @@ class MaskingCore:
         self.reset()
 
     def reset(self) -> None:
+        if self._running is not None:  # a call still in flight belongs to the old stream: let it finish, drop it
+            self._running.exception()
+            self._running = None
         self._analyzer.reset()
         self._synth.reset()
         self._mag[:] = 0.0
@@ -195,21 +210,55 @@ class MaskingCore:
 
     def _model_step(self) -> int:
         """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
+        if self._worker is not None:
+            return self._pipelined_step()
+        batch = self._append_and_batch()
+        emitted = self._mask_frames(self.model.run(batch))
+        if emitted:
+            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
+        return emitted
+
+    def _pipelined_step(self) -> int:
+        """One step behind: collect the previous call's mask, start this call, then synthesise the previous frames.
+
+        The model runs in the worker thread (ONNX Runtime releases the GIL) while
+        this thread overlap-adds the previous output and analyses the next input
+        (numba, nogil), so a file keeps two cores busy. The order matters: the
+        previous mask is applied before _append_frames moves the complex history on.
+        """
+        emitted = 0
+        if self._running is not None:
+            mask, self._running = self._running.result(), None
+            emitted = self._mask_frames(mask, self._frames_seen)
+        batch = self._append_and_batch()
+        self._running = self._worker.submit(self.model.run, batch)
+        if emitted:
+            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
+        return emitted
+
+    def _append_and_batch(self) -> np.ndarray:
+        """Move the histories on by the analysed frames; float32 (rows, n_bins, n_frames) model input."""
         s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
         _append_frames(self._new, self.n_bins, self._mag, self._cplx)
         self._frames_seen += s
         hm = self._mag.shape[2]
         if self._batch is None:
-            batch = self._mag  # the history is exactly one window: hand it over without a copy
-        else:
-            batch = self._batch
-            for b in range(self.windows):  # b = 0: the window ending at the newest frame
-                end = hm - b * stride
-                batch[b * r:b * r + c] = self._mag[:, :, end - nf:end]
-                if r > c:
-                    batch[b * r + c] = self._mag[c - 1, :, end - nf:end]
-        mask = self.model.run(batch)
-        newest = self._frames_seen - 1
+            return self._mag  # the history is exactly one window: hand it over without a copy
+        batch = self._batch
+        for b in range(self.windows):  # b = 0: the window ending at the newest frame
+            end = hm - b * stride
+            batch[b * r:b * r + c] = self._mag[:, :, end - nf:end]
+            if r > c:
+                batch[b * r + c] = self._mag[c - 1, :, end - nf:end]
+        return batch
+
+    def _mask_frames(self, mask: np.ndarray, frames_seen: int = None) -> int:
+        """Masked spectra of the frames a call emits into _vocal_spec; returns their count.
+
+        mask: float32 (rows, n_bins, n_frames) for the windows whose newest frame is frames_seen - 1.
+        """
+        c, r, stride, nf = self.channels, self.rows, self.stride, self.n_frames
+        newest = (self._frames_seen if frames_seen is None else frames_seen) - 1
         hc = self._cplx.shape[0]
         emitted = 0
         for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
@@ -224,8 +273,6 @@ class MaskingCore:
             col0 = nf - 1 - (newest - b * stride - first)
             _masked_spectra(self._cplx, hist_first, count, mask, b * r, col0, self._phasor, self._vocal_spec, emitted)
             emitted += count
-        if emitted:
-            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
 
 
@@ -268,7 +315,8 @@ class StreamSeparator:
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
     """
 
-    def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1):
+    def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
+                 pipelined: bool = False):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead)
         self.model = model
@@ -280,7 +328,7 @@ class StreamSeparator:
         rate = profile.sample_rate
         if self.sample_rate == rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined)
             align, prefill = self._core.align, self._core.holdback
         else:
             from .resample import StreamResampler
@@ -292,7 +340,7 @@ class StreamSeparator:
             # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)

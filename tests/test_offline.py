@@ -63,6 +63,21 @@ def test_batched_windows_equal_one_window_per_call(tiny_model):
     np.testing.assert_allclose(outs[1], outs[0], atol=1e-6)
 
 
+def test_pipelined_calls_give_the_same_output_one_call_later(tiny_model):
+    # The worker thread only moves the model call in time: same samples out, latency one call longer.
+    model = OnnxModel.load(tiny_model, threads=1)
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, (44100 * 2 + 999, 2)).astype(np.float32)
+    outs, latencies = [], []
+    for pipelined in (False, True):
+        s = StreamSeparator(model, 44100, 2, 112, 8, windows_per_call=4, pipelined=pipelined)
+        pieces = [s.process(x[i:i + 5000])["vocals"] for i in range(0, len(x), 5000)]
+        outs.append(np.concatenate(pieces + [s.flush()["vocals"]])[s.latency:])
+        latencies.append(s.latency)
+    assert latencies[1] == latencies[0] + 4 * 112 * 256
+    assert np.abs(outs[0]).max() > 1e-3
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
 @pytest.mark.parametrize("rate,channels", [(48000, 1), (22050, 2)])
 def test_resampled_offline_is_exact_length_and_sums_to_input(tiny_model, rate, channels):
     model = OnnxModel.load(tiny_model, threads=1)
