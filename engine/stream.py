@@ -7,8 +7,9 @@ Signal path (host rate H, model rate M)::
     accompaniment = dry - vocals            (so the stems always sum to the delayed input)
 
 The model sees the magnitudes of the 128 newest frames (lowest n_bins bins;
-zeros before the stream start) every ``stride`` new frames, both channels in one
-batched call. Each call emits ``stride`` frames, those at newest-lookahead-(stride-1)
+zeros before the stream start) every ``stride`` new frames, all channels in one
+call (a stereo model takes them as left/right pairs; an odd last channel is
+paired with itself). Each call emits ``stride`` frames, those at newest-lookahead-(stride-1)
 .. newest-lookahead, each with its own mask column. The mask is extended above
 n_bins by repeating the top bin (no band cutoff).
 
