@@ -241,18 +241,11 @@ def find_delay(played: np.ndarray, recorded: np.ndarray) -> tuple[int, float]:
 
 def machine_name() -> str:
     """The machine a number was taken on: CPU model, cores, OS."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    from .machine import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.3, timeout: float | None = None) -> tuple[np.ndarray, int]:
