@@ -13,11 +13,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .model import read_profile, resolve_model_path
+    from .model import read_channels, read_profile, resolve_model_path
 
     path = resolve_model_path(args.model)
     profile = read_profile(path)
-    info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe()}
+    info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe(), "channels": read_channels(path)}
     if args.json:
         print(json.dumps(info, indent=2))
     else:

@@ -132,17 +132,28 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     return path
 
 
-def read_profile(model: str | os.PathLike | None) -> ModelProfile:
-    """Read a model's profile from its metadata without starting an inference session."""
+def _load_proto(model):
     import onnx
 
     path = resolve_model_path(model)
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        return path, onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ValueError, ... for foreign files
         raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+
+
+def read_profile(model: str | os.PathLike | None) -> ModelProfile:
+    """Read a model's profile from its metadata without starting an inference session."""
+    path, proto = _load_proto(model)
     meta = {p.key: p.value for p in proto.metadata_props}
     return ModelProfile.from_metadata(meta, source=str(path))
+
+
+def read_channels(model: str | os.PathLike | None) -> int | None:
+    """Audio channels per model example (the graph input's dimension 1: 1 mono, 2 stereo), None if not fixed."""
+    _, proto = _load_proto(model)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    return int(dims[1].dim_value) if len(dims) == 4 and dims[1].HasField("dim_value") else None
 
 
 class OnnxModel:

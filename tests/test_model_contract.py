@@ -45,7 +45,7 @@ def test_info_cli_prints_metadata_and_refuses_foreign_files(tiny_model, tmp_path
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
-    assert info["n_fft"] == 1024 and info["target"] == "vocals"
+    assert info["n_fft"] == 1024 and info["target"] == "vocals" and info["channels"] == 1
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model at all")
     out = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "info", str(junk)], capture_output=True, text=True)

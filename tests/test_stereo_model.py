@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from vocalex.engine import Separator  # noqa: E402
 from vocalex.engine.errors import UsageError  # noqa: E402
-from vocalex.engine.model import OnnxModel  # noqa: E402
+from vocalex.engine.model import OnnxModel, read_channels  # noqa: E402
 from vocalex.export.onnx_export import golden_path  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402
 
@@ -42,6 +42,7 @@ def test_a_stereo_network_masks_each_channel_from_both():
 def test_the_exported_stereo_model_declares_two_channels_and_matches_its_golden_pair(tiny_stereo_model):
     model = OnnxModel.load(tiny_stereo_model)
     assert model.channels == 2 and model.describe()["channels"] == 2
+    assert read_channels(tiny_stereo_model) == 2
     golden = np.load(golden_path(tiny_stereo_model))
     assert golden["input"].shape[1] == 2
     rows = golden["input"].reshape(-1, *golden["input"].shape[2:])  # (pairs, 2, F, T) -> rows, pairs adjacent
