@@ -90,6 +90,18 @@ def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0
                 out[out0 + f, c, k] = cplx_hist[first + f, c, k] * mask[row0 + c, kk, col0 + f] * phasor[k]
 
 
+@njit(cache=True, nogil=True)
+def _frames_silent(cplx_hist, first, count) -> bool:
+    """True if frames first..first+count-1 of cplx_hist, complex64 (hc, channels, n_freqs), are all exactly zero."""
+    for f in range(first, first + count):
+        for c in range(cplx_hist.shape[1]):
+            for k in range(cplx_hist.shape[2]):
+                v = cplx_hist[f, c, k]
+                if v.real != 0.0 or v.imag != 0.0:
+                    return False
+    return True
+
+
 class SampleFifo:
     """A first-in first-out queue of float32 (n, channels) samples; grows only when a block is larger than ever before."""
 
@@ -187,7 +199,8 @@ class MaskingCore:
 
     def reset(self) -> None:
         if self._running is not None:  # a call still in flight belongs to the old stream: let it finish, drop it
-            self._running.exception()
+            if self._running[0] is not None:
+                self._running[0].exception()
             self._running = None
         self._analyzer.reset()
         self._synth.reset()
@@ -213,8 +226,9 @@ class MaskingCore:
         """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
         if self._worker is not None:
             return self._pipelined_step()
-        batch = self._append_and_batch()
-        emitted = self._mask_frames(self.model.run(batch))
+        batch, needed = self._append_and_batch()
+        mask = self.model.run(batch) if needed else None
+        emitted = self._mask_frames(mask, needed)
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
@@ -229,50 +243,62 @@ class MaskingCore:
         """
         emitted = 0
         if self._running is not None:
-            mask, self._running = self._running.result(), None
-            emitted = self._mask_frames(mask, self._frames_seen)
-        batch = self._append_and_batch()
-        self._running = self._worker.submit(self.model.run, batch)
+            running, needed = self._running
+            self._running = None
+            emitted = self._mask_frames(running.result() if needed else None, needed, self._frames_seen)
+        batch, needed = self._append_and_batch()
+        self._running = (self._worker.submit(self.model.run, batch) if needed else None, needed)
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
 
-    def _append_and_batch(self) -> np.ndarray:
-        """Move the histories on by the analysed frames; float32 (rows, n_bins, n_frames) model input."""
+    def _emitted_frames(self, newest: int):
+        """(window b, first frame, count, history index, window column) of each window's output, oldest window first."""
+        stride, nf, hc = self.stride, self.n_frames, self._cplx.shape[0]
+        for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
+            last = newest - b * stride - self.lookahead
+            first = max(0, last - stride + 1)  # frames before the stream start do not exist
+            if last < 0:
+                continue
+            yield b, first, last - first + 1, hc - 1 - (newest - first), nf - 1 - (newest - b * stride - first)
+
+    def _append_and_batch(self) -> tuple[np.ndarray, list[int]]:
+        """Move the histories on; (float32 (rows, n_bins, n_frames) model input, windows it holds, newest first).
+
+        A window whose output frames are all digital silence (a file's zero-padded
+        tail, a muted input) needs no model call: any mask times a zero spectrum is
+        zero, so it is left out of the batch and the output is the same.
+        """
         s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
         _append_frames(self._new, self.n_bins, self._mag, self._cplx)
         self._frames_seen += s
+        needed = sorted(b for b, _, count, hist_first, _ in self._emitted_frames(self._frames_seen - 1)
+                        if not _frames_silent(self._cplx, hist_first, count))
         hm = self._mag.shape[2]
         if self._batch is None:
-            return self._mag  # the history is exactly one window: hand it over without a copy
+            return self._mag, needed  # the history is exactly one window: hand it over without a copy
         batch = self._batch
-        for b in range(self.windows):  # b = 0: the window ending at the newest frame
+        for i, b in enumerate(needed):  # b = 0: the window ending at the newest frame
             end = hm - b * stride
-            batch[b * r:b * r + c] = self._mag[:, :, end - nf:end]
+            batch[i * r:i * r + c] = self._mag[:, :, end - nf:end]
             if r > c:
-                batch[b * r + c] = self._mag[c - 1, :, end - nf:end]
-        return batch
+                batch[i * r + c] = self._mag[c - 1, :, end - nf:end]
+        return batch[: len(needed) * r], needed
 
-    def _mask_frames(self, mask: np.ndarray, frames_seen: int = None) -> int:
+    def _mask_frames(self, mask, needed: list[int], frames_seen: int = None) -> int:
         """Masked spectra of the frames a call emits into _vocal_spec; returns their count.
 
-        mask: float32 (rows, n_bins, n_frames) for the windows whose newest frame is frames_seen - 1.
+        mask: float32 (len(needed) * rows, n_bins, n_frames) for the windows in ``needed``
+        (or None), whose newest frame is frames_seen - 1; the other windows' frames are silent.
         """
-        c, r, stride, nf = self.channels, self.rows, self.stride, self.n_frames
         newest = (self._frames_seen if frames_seen is None else frames_seen) - 1
-        hc = self._cplx.shape[0]
         emitted = 0
-        for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
-            last = newest - b * stride - self.lookahead
-            first = last - stride + 1
-            if last < 0:
-                continue
-            skip = max(0, -first)  # frames before the stream start do not exist
-            first += skip
-            count = last - first + 1
-            hist_first = hc - 1 - (newest - first)
-            col0 = nf - 1 - (newest - b * stride - first)
-            _masked_spectra(self._cplx, hist_first, count, mask, b * r, col0, self._phasor, self._vocal_spec, emitted)
+        for b, first, count, hist_first, col0 in self._emitted_frames(newest):
+            if b in needed:
+                row0 = needed.index(b) * self.rows
+                _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._phasor, self._vocal_spec, emitted)
+            else:
+                self._vocal_spec[emitted:emitted + count] = 0.0
             emitted += count
         return emitted
 

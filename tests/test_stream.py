@@ -5,6 +5,7 @@ import pytest
 
 from vocalex.engine.errors import UsageError
 from vocalex.engine.model import ModelProfile, OnnxModel
+from vocalex.engine.separator import Separator
 from vocalex.engine.stream import StreamSeparator
 
 BLOCK_SIZES = (1, 40, 127, 128, 129, 8193)
@@ -128,8 +129,30 @@ def test_each_emitted_frame_uses_its_own_mask_column(stride, lookahead):
 def test_model_called_once_per_stride_with_channels_batched():
     model = StubModel(unit_mask)
     s = StreamSeparator(model, 44100, 2, stride=5, lookahead=0)
-    s.process(np.zeros((256 * 50, 2), dtype=np.float32))
+    s.process(np.random.default_rng(0).uniform(-0.1, 0.1, (256 * 50, 2)).astype(np.float32))
     assert model.calls == 10
+
+
+def test_digital_silence_skips_the_model_and_changes_nothing(tiny_model):
+    # Any mask times a zero spectrum is zero: windows whose output frames are silent are not run.
+    model = OnnxModel.load(tiny_model, threads=1)
+    counted = StubModel(unit_mask)
+    s = StreamSeparator(counted, 44100, 2, stride=5, lookahead=0)
+    s.process(np.zeros((256 * 50, 2), dtype=np.float32))
+    assert counted.calls == 0
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-0.3, 0.3, (44100 * 2, 2)).astype(np.float32)
+    x[20000:60000] = 0.0                              # a muted stretch in the middle
+    almost = x.copy()
+    almost[20000:60000] = 1e-30                       # the same, but not digital silence: the model runs there
+    outs = []
+    for signal in (x, almost):
+        for mode in ("offline", "stream"):
+            stems = Separator(model).separate(signal, 44100, mode=mode)
+            outs.append(stems["vocals"])
+    np.testing.assert_allclose(outs[0], outs[2], atol=1e-12)
+    np.testing.assert_allclose(outs[1], outs[3], atol=1e-12)
+    assert np.abs(outs[0][30000:50000]).max() == 0.0 and np.abs(outs[0]).max() > 1e-3
 
 
 def test_mask_is_extended_above_the_model_bins():
