@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                                           "OUT/best.pt (best validation vocals SDR); stop at any time and --resume.")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="dataset folders (layout detected)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for checkpoints and logs")
-    p.add_argument("--profile", default="live1024", help="STFT profile: paper, live1024, live2048 (default live1024)")
+    p.add_argument("--profile", default="live1024", help="STFT profile: paper, live1024, live1024-11k (the bundled model's), live2048 (default live1024)")
     p.add_argument("--widths", type=_widths, default=(8, 16, 32, 64, 128, 256), help="encoder widths (default 8,16,32,64,128,256)")
     p.add_argument("--stereo", action="store_true",
                    help="stereo network: left and right enter together (2 input planes, 2 masks), as Spleeter does")
