@@ -149,6 +149,11 @@ def read_profile(model: str | os.PathLike | None) -> ModelProfile:
     return ModelProfile.from_metadata(meta, source=str(path))
 
 
+def rows_for(channels: int, per_example: int) -> int:
+    """Model rows for ``channels`` audio channels when an example holds ``per_example`` of them (odd -> one more)."""
+    return channels + (-channels % per_example)
+
+
 def read_channels(model: str | os.PathLike | None) -> int | None:
     """Audio channels per model example (the graph input's dimension 1: 1 mono, 2 stereo), None if not fixed."""
     _, proto = _load_proto(model)
@@ -215,7 +220,7 @@ class OnnxModel:
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
-        return channels + (-channels % self.channels)
+        return rows_for(channels, self.channels)
 
     def run(self, magnitude: np.ndarray) -> np.ndarray:
         """magnitude: float32 (rows, n_bins, n_frames) -> mask float32 (rows, n_bins, n_frames).

@@ -11,7 +11,9 @@ median vocals SDR was the same within noise for 32, 16, 8 and 4 frames of
 context (4.69 / 4.63 / 4.72 / 4.62 dB, training snapshot at step 1250), while
 half-overlapping windows run the model on every frame twice. With 8 frames each
 frame is inferred 128/112 = 1.14 times.
-Several windows go to the model in one batched call. Because it *is* a stream
+Several windows go to the model in one batched call, run in a worker thread
+while the STFT work of the neighbouring calls goes on (``pipelined``, see
+:class:`vocalex.engine.stream.MaskingCore`). Because it *is* a stream
 (STFT and overlap-add block by block, fixed-size histories), memory stays
 bounded whatever the file length; the latency it has internally is removed by
 :func:`vocalex.engine.separator.separate_blocks`, so the output is aligned with

@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from .errors import UsageError
+from .model import rows_for
 from .stft import OlaSynthesizer, StftAnalyzer
 
 MIN_RATE, MAX_RATE = 8000, 192000
@@ -171,8 +172,7 @@ class MaskingCore:
         self.lookahead = lookahead
         self.windows = windows_per_call
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
-        pair = getattr(model, "channels", 1)  # audio channels per model example (OnnxModel.channels)
-        self.rows = channels + (-channels % pair)
+        self.rows = rows_for(channels, getattr(model, "channels", 1))  # stub models in tests have no .channels
         self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
@@ -245,7 +245,7 @@ class MaskingCore:
         if self._running is not None:
             running, needed = self._running
             self._running = None
-            emitted = self._mask_frames(running.result() if needed else None, needed, self._frames_seen)
+            emitted = self._mask_frames(running.result() if needed else None, needed)
         batch, needed = self._append_and_batch()
         self._running = (self._worker.submit(self.model.run, batch) if needed else None, needed)
         if emitted:
@@ -285,15 +285,14 @@ class MaskingCore:
                 batch[i * r + c] = self._mag[c - 1, :, end - nf:end]
         return batch[: len(needed) * r], needed
 
-    def _mask_frames(self, mask, needed: list[int], frames_seen: int = None) -> int:
+    def _mask_frames(self, mask, needed: list[int]) -> int:
         """Masked spectra of the frames a call emits into _vocal_spec; returns their count.
 
         mask: float32 (len(needed) * rows, n_bins, n_frames) for the windows in ``needed``
-        (or None), whose newest frame is frames_seen - 1; the other windows' frames are silent.
+        (or None) ending at the newest analysed frame; the other windows' frames are silent.
         """
-        newest = (self._frames_seen if frames_seen is None else frames_seen) - 1
         emitted = 0
-        for b, first, count, hist_first, col0 in self._emitted_frames(newest):
+        for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
             if b in needed:
                 row0 = needed.index(b) * self.rows
                 _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._phasor, self._vocal_spec, emitted)

@@ -7,11 +7,12 @@ import soundfile as sf
 
 from vocalex.engine import Separator
 from vocalex.engine.model import OnnxModel, default_model_path
+from vocalex.export.onnx_export import golden_path
 
 
 def test_the_bundled_model_reproduces_its_golden_pair():
     path = default_model_path()
-    golden = np.load(path.with_suffix(".golden.npz"))
+    golden = np.load(golden_path(path))
     model = OnnxModel.load(None, threads=1)
     assert model.path == path and model.profile.model_version and model.profile.licence
     x = golden["input"]  # (examples, channels per example, n_bins, n_frames)

@@ -380,7 +380,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
                 group["lr"] = lr_at(step, cfg)
             mix, target = spectrogram_batch(sampler.batch(crops), profile, device)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                # Rows of mix are channels, left and right of each crop adjacent: a stereo network takes them in pairs.
+                # Rows of mix are channels, left and right of each crop adjacent: a stereo network takes them in
+                # pairs. UNet.masks() does this reshape, but DDP only wraps forward(), so it is spelled out here.
                 mask = net(mix.reshape(-1, cfg.channels, *mix.shape[1:])).reshape(mix.shape)
             loss = masked_l1(mask.float(), mix, target, stream_weight=cfg.stream_weight,
                              stride=cfg.stream_stride, lookahead=cfg.stream_lookahead)
