@@ -15,7 +15,7 @@ import numpy as np
 from .errors import InvalidSamplesError, UsageError
 from .model import ModelProfile, OnnxModel
 from .offline import offline_stream
-from .stream import StreamSeparator
+from .stream import MAX_CHANNELS, StreamSeparator
 
 MODES = ("offline", "stream")
 DEFAULT_MODE = "offline"
@@ -132,6 +132,9 @@ class Separator:
             got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
             raise UsageError(f"audio must be a float array of shape (frames, channels) or (frames,), got {got}")
         x = audio if audio.ndim == 2 else audio[:, None]
+        if x.shape[1] > MAX_CHANNELS and x.shape[0] <= MAX_CHANNELS:
+            raise UsageError(f"audio has shape {audio.shape}: {x.shape[1]} channels? It looks transposed: pass audio.T "
+                             "(frames first, as soundfile reads)")
         check_finite(x)
         blocks = (x[i:i + BLOCK_FRAMES] for i in range(0, len(x), BLOCK_FRAMES))
         vocals = np.empty(x.shape, dtype=np.float32)
@@ -154,8 +157,15 @@ class Separator:
         """
         return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead)
 
-    def stream(self, sample_rate: int, channels: int, stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD) -> StreamSeparator:
-        """A live StreamSeparator for this model (process / flush / reset / latency)."""
+    def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
+               lookahead: int = DEFAULT_LOOKAHEAD) -> StreamSeparator:
+        """A live StreamSeparator for this model (process / flush / reset / latency); stereo unless ``channels`` says.
+
+        ``process(block)`` takes float (frames, channels) blocks of any size, or
+        (frames,) when channels is 1, and returns ``{"vocals", "accompaniment"}``
+        arrays of the same shape, delayed by ``latency`` samples; ``flush()``
+        returns the last ``latency`` samples the same way.
+        """
         return StreamSeparator(self.model, sample_rate, channels, stride, lookahead)
 
     def lookahead_frames(self, ms: float) -> int:

@@ -334,8 +334,9 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None
 class StreamSeparator:
     """Separates a live stream: ``process(block)`` returns stems for every block, delayed by ``latency``.
 
-    block: float (frames, channels) at ``sample_rate``; returns
-    ``{"vocals": float32 (frames, channels), "accompaniment": float32 (frames, channels)}``.
+    block: float (frames, channels) at ``sample_rate`` (or (frames,) when
+    channels is 1); returns ``{"vocals": ..., "accompaniment": ...}``, float32
+    arrays of the block's shape.
     The first ``latency`` output samples are start-up silence; ``flush()``
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
@@ -390,19 +391,35 @@ class StreamSeparator:
         self._vocals.clear(self._prefill)
         self._dry.clear(self.latency)
         self._out_pos = 0  # output samples returned since the stream start
+        self._one_d = False  # the last block was (frames,): flush() answers in that shape too
 
     def _check_block(self, block) -> np.ndarray:
+        """block -> float32 C-contiguous (frames, channels); a 1-D block is mono (frames,), as in soundfile."""
+        c = self.channels
         if not isinstance(block, np.ndarray):
-            raise UsageError(f"block must be a numpy array of shape (frames, {self.channels}), got {type(block).__name__}")
-        if block.ndim != 2 or block.shape[1] != self.channels:
-            raise UsageError(f"block must have shape (frames, {self.channels}), got {block.shape}")
+            raise UsageError(f"block must be a numpy array of shape (frames, {c}), got {type(block).__name__}")
+        if block.ndim == 1 and c == 1:
+            block = block[:, None]
+        elif block.ndim == 1:
+            raise UsageError(f"block has shape {block.shape} (mono) but this stream has {c} channels; "
+                             f"pass (frames, {c}) blocks or make the stream with channels=1")
+        elif block.ndim != 2 or block.shape[1] != c:
+            hint = ""
+            if block.ndim == 2 and block.shape[0] == c:
+                hint = f"; it looks transposed: pass block.T (frames first, as soundfile reads)"
+            raise UsageError(f"block must have shape (frames, {c}), got {block.shape}{hint}")
         if block.dtype.kind != "f":
             raise UsageError(f"block must be float (float32 preferred), got {block.dtype}")
         return np.ascontiguousarray(block, dtype=np.float32)
 
     def process(self, block: np.ndarray) -> dict:
-        """block: float (frames, channels) -> {"vocals", "accompaniment"}: float32 (frames, channels)."""
+        """block: float (frames, channels), or (frames,) for a 1-channel stream.
+
+        Returns ``{"vocals": ..., "accompaniment": ...}``, float32 of the block's
+        shape, delayed by ``latency`` samples.
+        """
         x = self._check_block(block)
+        self._one_d = block.ndim == 1
         n = len(x)
         if self._up is None:
             self._core.feed(x, self._vocals.write)
@@ -418,13 +435,18 @@ class StreamSeparator:
             # Output before the stream start: the masked filter's pre-echo of the first frames. Silence it.
             vocals[: self.latency - self._out_pos] = 0.0
         self._out_pos += n
-        return {"vocals": vocals, "accompaniment": dry - vocals}
+        accompaniment = dry - vocals
+        if self._one_d:
+            return {"vocals": vocals[:, 0], "accompaniment": accompaniment[:, 0]}
+        return {"vocals": vocals, "accompaniment": accompaniment}
 
     def _down_sink(self, vocals_model_rate: np.ndarray) -> None:
         self._vocals.write(self._down.process(np.ascontiguousarray(vocals_model_rate)))
 
     def flush(self) -> dict:
         """Drain: returns the last ``latency`` output samples (input padded with silence), then resets."""
-        tail = self.process(np.zeros((self.latency, self.channels), dtype=np.float32))
+        # The tail has the shape of the blocks given so far: (frames,) after 1-D blocks.
+        shape = (self.latency,) if self._one_d else (self.latency, self.channels)
+        tail = self.process(np.zeros(shape, dtype=np.float32))
         self.reset()
         return tail

@@ -111,3 +111,40 @@ def test_api_and_cli_defaults_have_not_drifted_apart():
     assert int(cli.lookahead) == api["lookahead"].default == live["lookahead"].default
     assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
     assert cli.model is None and inspect.signature(Separator.load).parameters["model"].default is None
+
+
+# ---------------------------------------------------------------- the README's streaming snippet, as written
+def test_stream_defaults_to_stereo_and_returns_dicts(sep):
+    x = audio(9000, 2, seed=4)
+    stream = sep.stream(44100)  # the README: channels default to 2
+    assert stream.channels == 2
+    out = stream.process(x)
+    tail = stream.flush()
+    assert set(out) == set(tail) == {"vocals", "accompaniment"}
+    assert out["vocals"].shape == x.shape and tail["vocals"].shape == (stream.latency, 2)
+
+
+def test_stream_takes_1d_mono_blocks_like_soundfile(sep):
+    x = audio(12000, 1, seed=5)
+    mono_2d = sep.stream(44100, channels=1, stride=2)
+    ref = [mono_2d.process(x[i:i + 500]) for i in range(0, len(x), 500)] + [mono_2d.flush()]
+    stream = sep.stream(44100, channels=1, stride=2)
+    outs = [stream.process(x[i:i + 500, 0]) for i in range(0, len(x), 500)] + [stream.flush()]
+    for o, r in zip(outs, ref):
+        assert o["vocals"].ndim == 1 and o["accompaniment"].ndim == 1
+        np.testing.assert_array_equal(o["vocals"], r["vocals"][:, 0])
+        np.testing.assert_array_equal(o["accompaniment"], r["accompaniment"][:, 0])
+    assert np.abs(np.concatenate([o["vocals"] for o in outs])).max() > 1e-4
+
+
+def test_1d_block_on_a_stereo_stream_says_what_to_do(sep):
+    with pytest.raises(UsageError, match="channels=1"):
+        sep.stream(44100).process(np.zeros(1000, dtype=np.float32))
+
+
+def test_transposed_arrays_get_a_hint(sep):
+    x = audio(44100, 2).T  # (channels, frames): the layout of librosa / torchaudio
+    with pytest.raises(UsageError, match=r"transposed.*\.T"):
+        sep.separate(x, 44100)
+    with pytest.raises(UsageError, match=r"transposed.*block\.T"):
+        sep.stream(44100, 2).process(x[:, :1000])
