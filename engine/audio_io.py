@@ -17,6 +17,7 @@ scale clip).
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -129,7 +130,7 @@ class AtomicAudioWriter:
         try:
             self._file.write(block)
         except Exception as exc:
-            raise OutputError(f"writing {self.path} failed: {_first_line(exc)}") from None
+            raise OutputError(f"writing {self.path} failed: {_write_failure(self._tmp, exc, block.nbytes)}") from None
 
     def commit(self) -> None:
         """Close, fsync and rename onto the final name."""
@@ -141,9 +142,9 @@ class AtomicAudioWriter:
             finally:
                 os.close(fd)
             os.replace(self._tmp, self.path)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # libsndfile's close writes the header: RuntimeError
             self.discard()
-            raise OutputError(f"cannot finish {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot finish {self.path}: {_write_failure(self._tmp, exc, 0)}") from None
 
     def discard(self) -> None:
         try:
@@ -169,6 +170,20 @@ def check_can_write(paths, force: bool) -> None:
             raise OutputError(f"{p} exists and is a folder")
         if p.exists() and not force:
             raise OutputError(f"{p} exists; use --force to overwrite")
+
+
+def _write_failure(path: Path, exc: BaseException, wanted: int) -> str:
+    """Why a write failed, in words: libsndfile reports a full disk only as "System error."."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or free is not None and free < wanted + 65536:
+        return f"disk full ({free / 1e6:.1f} MB free on the file system of {path.parent})" if free is not None \
+            else f"disk full ({path.parent})"
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -147,12 +147,14 @@ def run(args) -> int:
 
 
 def _summary(failures, inputs) -> int:
-    """Name the failed inputs; the exit code is the first failure's (0 when all succeeded)."""
-    if failures:
+    """Name the failed inputs when there were several; the exit code is the first failure's (0 when all succeeded).
+
+    A single input's failure is already its one error line: no summary repeats it.
+    """
+    if failures and len(inputs) > 1:
         print(f"vocalex: {len(failures)} of {len(inputs)} inputs failed: " + ", ".join(str(p) for p, _ in failures),
               file=sys.stderr)
-        return failures[0][1]
-    return 0
+    return failures[0][1] if failures else 0
 
 
 class _Progress:
