@@ -17,40 +17,67 @@ from pathlib import Path
 
 from .errors import AudioInputError, UsageError, VocalexError
 
-# Suffixes of the formats libsndfile decodes (soundfile.available_formats()) as
-# people name them; a folder is searched for these, recursively.
+# Suffixes of the formats libsndfile decodes (soundfile.available_formats()) as people name them, and of
+# those read through FFmpeg (audio_io: m4a/AAC/ALAC, mp4, webm, wma, ...); a folder is searched for
+# these, recursively.
 AUDIO_SUFFIXES = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 .wv .sd2 .voc .htk .mat".split()
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 .wv .sd2 .voc .htk .mat "
+    ".m4a .m4b .mp4 .aac .adts .webm .weba .mka .mkv .mov .wma .asf .ac3 .eac3 .amr .3gp .3g2 .ape .tta .mpc "
+    ".mp2 .spx".split()
 )
 
 
-def expand_inputs(paths) -> list[Path]:
-    """Files stay as given (checked later, one by one); a folder becomes its audio files, sorted.
+def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
+    """Inputs -> [(file, output folder relative to -o)], in order; a folder becomes its audio files, sorted.
 
+    A file given by itself writes to ``<name>``; a file found in a folder
+    keeps its place under the folder's name (``album/cd1/01.wav`` ->
+    ``album/cd1/01``), so files of the same name in different sub-folders do
+    not meet. When two inputs would still share a folder because only their
+    suffixes differ (``song.mp3``, ``song.flac``), each keeps its suffix
+    (``song.mp3/``, ``song.flac/``); inputs that would write the same folder
+    even so are refused (UsageError) before any work. Files a folder holds but
+    that are not audio are skipped: ``on_skip(folder, names)`` is told which.
     A folder without any audio file is an error of its own (AudioInputError),
     since silently separating nothing would look like success.
     """
-    files: list[Path] = []
+    jobs: list[tuple[Path, Path]] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-                           and not f.name.startswith("."))
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p)))
+            found = [f for f in files if f.suffix.lower() in AUDIO_SUFFIXES]
+            skipped = [f for f in files if f.suffix.lower() not in AUDIO_SUFFIXES]
             if not found:
                 raise AudioInputError(f"{p}: folder contains no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
-            files.extend(found)
+            if skipped and on_skip is not None:
+                on_skip(p, [str(f.relative_to(p)) for f in skipped])
+            base = Path(p.resolve().name or "root")
+            jobs.extend((f, base / f.relative_to(p).with_suffix("")) for f in found)
         else:
-            files.append(p)
-    return files
+            jobs.append((p, Path(p.stem)))
+    return _disambiguate(jobs)
 
 
-def check_unique_names(files, out_root) -> None:
-    """Two inputs with the same name would write the same OUT/<name>/ folder: refuse before any work."""
-    seen: dict[str, Path] = {}
-    for p in files:
-        if p.stem in seen:
-            raise UsageError(f"{seen[p.stem]} and {p} would both write to {Path(out_root) / p.stem}; "
-                             "separate them in two runs or rename one")
-        seen[p.stem] = p
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def _disambiguate(jobs):
+    by_folder: dict[Path, list[int]] = {}
+    for i, (_, rel) in enumerate(jobs):
+        by_folder.setdefault(rel, []).append(i)
+    out = list(jobs)
+    for rel, idx in by_folder.items():
+        if len(idx) > 1 and len({jobs[i][0].suffix.lower() for i in idx}) == len(idx):
+            for i in idx:  # only the suffixes differ: keep them in the folder name
+                out[i] = (jobs[i][0], rel.with_name(rel.name + jobs[i][0].suffix.lower()))
+    seen: dict[Path, Path] = {}
+    for f, rel in out:
+        if rel in seen:
+            raise UsageError(f"{seen[rel]} and {f} would both write to {rel}/ under the output folder; "
+                             "give their folders instead of the files, separate them in two runs, or rename one")
+        seen[rel] = f
+    return out
 
 
 def threads_per_job(jobs: int, threads: int | None) -> int | None:
@@ -76,20 +103,20 @@ def _init_worker(model, provider, threads) -> None:
         _worker["error"] = (exc.exit_code, str(exc))
 
 
-def _separate_one(path, out_root, options):
+def _separate_one(path, out_root, name, options):
     from .separate_cli import separate_file
 
     if "error" in _worker:
         return ("error", path, *_worker["error"])
     try:
-        result = separate_file(_worker["separator"], path, out_root, **options)
+        result = separate_file(_worker["separator"], path, out_root, name=name, **options)
     except VocalexError as exc:
         return ("error", path, exc.exit_code, str(exc))
     return ("ok", path, result)
 
 
 def run_parallel(files, out_root, options, *, jobs, model, provider, threads, on_result) -> None:
-    """Separate ``files`` in ``jobs`` worker processes; ``on_result(kind, path, payload...)`` per file, in completion order.
+    """Separate ``files``, (path, output folder under out_root) pairs, in ``jobs`` worker processes; ``on_result(kind, path, payload...)`` per file, in completion order.
 
     On Ctrl-C / SIGTERM the pending files are cancelled and the workers,
     which receive the signal too or are terminated, discard their temporary files.
@@ -97,7 +124,7 @@ def run_parallel(files, out_root, options, *, jobs, model, provider, threads, on
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                initargs=(model, provider, threads_per_job(jobs, threads)))
     try:
-        pending = {pool.submit(_separate_one, f, out_root, options) for f in files}
+        pending = {pool.submit(_separate_one, f, out_root, name, options) for f, name in files}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

@@ -1,5 +1,9 @@
 """``vocalex separate INPUT... -o OUTDIR``: write OUTDIR/<input name>/{vocals,accompaniment}.<ext>.
 
+A folder input keeps its layout: OUTDIR/<folder name>/<sub-folders>/<file name>/...; inputs
+whose names differ only in the suffix keep it (OUTDIR/song.mp3/, OUTDIR/song.flac/); see
+batch.expand_inputs.
+
 Each file is read, separated and written block by block (bounded memory).
 Outputs keep the input's sample rate, channel count and exact length, aligned
 with it. One bad input does not stop the others; a summary names the
@@ -22,12 +26,15 @@ STEMS = ("vocals", "accompaniment")
 def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files (wav, flac, ogg, mp3, ... anything libsndfile reads)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
+                        "or FFmpeg reads)")
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
                    help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
-    p.add_argument("--stride", type=int, default=4, help="stream mode: frames between model calls (default 4)")
-    p.add_argument("--lookahead", default="0", help="stream mode: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
+    # None = not given: offline mode refuses them instead of ignoring them without a word.
+    p.add_argument("--stride", type=int, default=None, help="stream mode only: frames between model calls (default 4)")
+    p.add_argument("--lookahead", default=None,
+                   help="stream mode only: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
     p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
@@ -47,16 +54,17 @@ class FileResult:
     elapsed: float           # wall time
 
 
-def output_paths(input_path: Path, out_root: Path, fmt: str) -> dict:
-    """stem -> OUT/<input name without suffix>/<stem>.<fmt>."""
-    folder = Path(out_root) / Path(input_path).stem
+def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
+    """stem -> OUT/<name>/<stem>.<fmt>; name defaults to the input's name without its suffix."""
+    folder = Path(out_root) / (Path(input_path).stem if name is None else name)
     return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
 
 
-def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, lookahead=0, fmt="wav",
+def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, fmt="wav",
                   force=False, on_progress=None) -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
 
+    name: the output folder under out_root (batch.expand_inputs chooses it), by default the input's stem.
     Existing outputs are refused (without force) before any work; outputs
     appear only complete (atomic rename). on_progress(done_frames, total_frames)
     is called after every block.
@@ -66,12 +74,12 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
     from .separator import separate_blocks
 
     input_path = Path(input_path)
-    outputs = output_paths(input_path, out_root, fmt)
+    outputs = output_paths(input_path, out_root, fmt, name)
     check_can_write(outputs.values(), force)
     start = time.perf_counter()
     with AudioReader(input_path) as reader:
         folder = outputs["vocals"].parent
-        created = not folder.exists()
+        created = [d for d in (folder, *folder.parents) if not d.exists()]  # deepest first
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -93,25 +101,30 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
                 vw.commit()
                 aw.commit()
         except BaseException:
-            if created and not any(folder.iterdir()):
-                folder.rmdir()  # leave no empty folder behind for a file that failed
+            for d in created:  # leave no empty folder behind for a file that failed
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
             raise
     return FileResult(input_path, outputs, done / rate, time.perf_counter() - start)
 
 
 def run(args) -> int:
     from .errors import UsageError, VocalexError
-    from .separator import Separator, parse_lookahead
+    from .separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator, parse_lookahead
     from .stream import check_stream_args
 
-    from .batch import check_unique_names, expand_inputs, run_parallel
+    from .batch import expand_inputs, run_parallel
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    inputs = expand_inputs(args.inputs)
-    check_unique_names(inputs, args.out)
+    jobs = expand_inputs(args.inputs, on_skip=_say_skipped)
+    inputs = [path for path, _ in jobs]
+    if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
+        raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
+                         "its own centred windows: add --mode stream or drop them")
     separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
-    lookahead = parse_lookahead(args.lookahead, separator.profile)
+    args.stride = DEFAULT_STRIDE if args.stride is None else args.stride
+    lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
 
@@ -128,15 +141,15 @@ def run(args) -> int:
                 progress.fail(path, message)
                 failures.append((path, code))
 
-        run_parallel(inputs, args.out, options, jobs=min(args.jobs, len(inputs)), model=args.model,
+        run_parallel(jobs, args.out, options, jobs=min(args.jobs, len(inputs)), model=args.model,
                      provider=args.provider, threads=args.threads, on_result=on_result)
         return _summary(failures, inputs)
 
     with _Progress(quiet=args.quiet) as progress:
-        for path in inputs:
+        for path, name in jobs:
             task = progress.start(path)
             try:
-                result = separate_file(separator, path, args.out, mode=args.mode, stride=args.stride, lookahead=lookahead,
+                result = separate_file(separator, path, args.out, name=name, mode=args.mode, stride=args.stride, lookahead=lookahead,
                                        fmt=args.fmt, force=args.force, on_progress=task)
             except VocalexError as exc:
                 progress.fail(path, exc)
@@ -144,6 +157,13 @@ def run(args) -> int:
                 continue
             progress.done(result)
     return _summary(failures, inputs)
+
+
+def _say_skipped(folder, names) -> None:
+    """A folder's files that are not audio are named, never skipped without a word."""
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    print(f"vocalex: {folder}: skipping {len(names)} file{'s' if len(names) > 1 else ''} that {'are' if len(names) > 1 else 'is'} "
+          f"not audio by name: {shown}", file=sys.stderr)
 
 
 def _summary(failures, inputs) -> int:

@@ -106,9 +106,13 @@ def test_api_and_cli_defaults_have_not_drifted_apart():
     cli = parser.parse_args(["separate", "x.wav"])
     api = inspect.signature(Separator.separate).parameters
     live = inspect.signature(Separator.stream).parameters
+    from vocalex.engine.separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE
+
     assert cli.mode == api["mode"].default
-    assert cli.stride == api["stride"].default == live["stride"].default
-    assert int(cli.lookahead) == api["lookahead"].default == live["lookahead"].default
+    # the CLI leaves --stride/--lookahead None when not given (offline refuses them) and then uses these
+    assert cli.stride is None and cli.lookahead is None
+    assert DEFAULT_STRIDE == api["stride"].default == live["stride"].default
+    assert DEFAULT_LOOKAHEAD == api["lookahead"].default == live["lookahead"].default
     assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
     assert cli.model is None and inspect.signature(Separator.load).parameters["model"].default is None
 

@@ -331,12 +331,13 @@ def test_directory_input_and_parallel_jobs(tmp_path, tiny_model):
     assert proc.returncode == 0, proc.stderr
     proc = vocalex("separate", songs, "-o", out_jobs, "--model", tiny_model, "-q", "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
-    for name in ("one", "two", "three"):
+    for name in ("album/one", "album/two", "album/disc2/three"):  # the folder's layout is kept
         for stem in ("vocals", "accompaniment"):
             a, _ = sf.read(out_serial / name / f"{stem}.wav")
             b, _ = sf.read(out_jobs / name / f"{stem}.wav")
             np.testing.assert_array_equal(a, b)
-    assert not (out_serial / "cover").exists()
+    assert not (out_serial / "album" / "cover").exists()
+    assert "cover.jpg" in proc.stderr  # skipped, and named
 
 
 def test_bad_jobs_value_is_a_usage_error(tmp_path, tiny_model):

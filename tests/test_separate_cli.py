@@ -114,7 +114,9 @@ def test_bad_inputs_give_distinct_codes_and_no_outputs(tiny_model, tmp_path, cap
     "args,code,message",
     [
         (["--stride", "0", "--mode", "stream"], 2, "stride"),
-        (["--lookahead", "soon"], 2, "lookahead"),
+        (["--stride", "0"], 2, "--mode stream"),  # offline has no stride: refused, not ignored
+        (["--lookahead", "2"], 2, "--mode stream"),
+        (["--lookahead", "soon", "--mode", "stream"], 2, "lookahead"),
         (["--lookahead", "200", "--mode", "stream"], 2, "lookahead"),
         (["--threads", "0"], 2, "threads"),
         (["--model", "/nonexistent/model.onnx"], 6, "not found"),
@@ -133,8 +135,36 @@ def test_bad_arguments_exit_with_one_line(tiny_model, tmp_path, args, code, mess
 
 
 def test_inputs_with_the_same_name_are_refused_before_work(tiny_model, tmp_path):
-    (tmp_path / "a").mkdir()
-    write(tmp_path / "a" / "x.wav", 1000, 1, 44100)
-    write(tmp_path / "x.flac", 1000, 1, 44100)
-    assert cli(tmp_path / "a" / "x.wav", tmp_path / "x.flac", "-o", tmp_path / "o", "--model", tiny_model) == 2
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        write(tmp_path / d / "x.wav", 1000, 1, 44100)
+    assert cli(tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav", "-o", tmp_path / "o", "--model", tiny_model) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_same_stem_different_suffix_keeps_the_suffix(tiny_model, tmp_path):
+    # song.wav + song.flac would both write o/song/: each keeps its suffix instead; a lone name stays as it is
+    x = write(tmp_path / "song.wav", 3000, 2, 44100, seed=1)
+    y = write(tmp_path / "song.flac", 3000, 2, 44100, seed=2)
+    write(tmp_path / "other.wav", 3000, 2, 44100, seed=3)
+    assert cli(tmp_path / "song.wav", tmp_path / "song.flac", tmp_path / "other.wav", "-o", tmp_path / "o",
+               "--model", tiny_model, "-q") == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["other", "song.flac", "song.wav"]
+    for name, ref in (("song.wav", x), ("song.flac", y)):
+        v, a, _ = stems(tmp_path / "o", name)
+        np.testing.assert_allclose(v + a, ref, atol=1e-4)
+
+
+def test_folder_layout_is_kept_under_the_output(tiny_model, tmp_path, capsys):
+    album = tmp_path / "album"
+    for d in ("cd1", "cd2"):
+        (album / d).mkdir(parents=True)
+    a = write(album / "cd1" / "01.wav", 3000, 2, 44100, seed=1)
+    b = write(album / "cd2" / "01.wav", 3000, 2, 44100, seed=2)
+    (album / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    assert cli(album, "-o", tmp_path / "o", "--model", tiny_model, "-q") == 0
+    for rel, ref in (("album/cd1/01", a), ("album/cd2/01", b)):
+        v, acc, _ = stems(tmp_path / "o", rel)
+        np.testing.assert_allclose(v + acc, ref, atol=1e-4)
+    err = capsys.readouterr().err
+    assert "skipping 1 file" in err and "cover.jpg" in err  # a skipped file is always named, even with -q
