@@ -1,8 +1,9 @@
 """Audio files in and out, block by block, checked at the boundary.
 
 Reading: anything libsndfile reads (wav, flac, ogg, mp3, aiff, ...), every
-integer or float subtype delivered as float32 (frames, channels) blocks, so a
-one-hour file never has to fit in memory. Problems become one-line errors:
+integer or float subtype, and what it cannot (m4a/AAC/ALAC, mp4, webm, ...)
+through FFmpeg (engine/decode.py), delivered as float32 (frames, channels)
+blocks, so a one-hour file never has to fit in memory. Problems become one-line errors:
 missing / unreadable / empty / not audio -> AudioInputError; channels outside
 1..8 or rates outside 8..192 kHz -> UnsupportedAudioError; NaN / Inf samples ->
 InvalidSamplesError.
@@ -50,7 +51,7 @@ class AudioReader:
         try:
             self._file = sf.SoundFile(str(self.path))
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise AudioInputError(f"{self.path}: not a readable audio file ({_first_line(exc)})") from None
+            self._file = self._ffmpeg_or_raise(exc)
         self.sample_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
         self.frames = int(self._file.frames)
@@ -68,14 +69,27 @@ class AudioReader:
             self._file.close()
             raise
 
+    def _ffmpeg_or_raise(self, sf_error):
+        """What libsndfile cannot open (m4a, mp4, webm, ...) goes to FFmpeg (engine/decode.py)."""
+        from .decode import FfmpegReader
+
+        try:
+            return _FfmpegFile(FfmpegReader(self.path))
+        except AudioInputError as exc:
+            raise AudioInputError(f"{exc} (libsndfile: {_first_line(sf_error)})") from None
+
     def blocks(self, block_frames: int = READ_BLOCK):
         """Yield float32 (n, channels) blocks, each checked for NaN / Inf."""
         import soundfile as sf
 
         position = 0
+        decoded = self._file.reader.blocks(block_frames) if isinstance(self._file, _FfmpegFile) else None
         while True:
             try:
-                block = self._file.read(block_frames, dtype="float32", always_2d=True)
+                if decoded is not None:
+                    block = next(decoded, np.zeros((0, self.channels), np.float32))
+                else:
+                    block = self._file.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioInputError(f"{self.path}: read failed at {position / self.sample_rate:.2f} s ({_first_line(exc)})") from None
             if not len(block):
@@ -94,6 +108,17 @@ class AudioReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _FfmpegFile:
+    """An FfmpegReader under the names AudioReader uses of a soundfile.SoundFile."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.samplerate, self.channels, self.frames, self.format = reader.sample_rate, reader.channels, reader.frames, reader.format
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 class AtomicAudioWriter:

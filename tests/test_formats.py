@@ -1,0 +1,101 @@
+"""Inputs in the formats people own: what libsndfile reads and what goes through FFmpeg (PyAV).
+
+Every file is made here with the ffmpeg command (installed with the test
+requirements, see .ci/run) from one short generated signal.
+"""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vocalex.engine.audio_io import AudioReader
+from vocalex.engine.cli import main
+from vocalex.engine.errors import AudioInputError
+
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command to make the files")
+pytest.importorskip("av")
+
+RATE = 44100
+# file name -> ffmpeg codec options
+ENCODED = {
+    "flac.flac": ["-c:a", "flac"],
+    "mp3.mp3": ["-c:a", "libmp3lame", "-b:a", "192k"],
+    "ogg.ogg": ["-c:a", "libvorbis"],
+    "opus.opus": ["-c:a", "libopus", "-b:a", "128k"],
+    "aac.m4a": ["-c:a", "aac", "-b:a", "192k"],
+    "alac.m4a": ["-c:a", "alac"],
+    "mp4.mp4": ["-c:a", "aac", "-b:a", "192k"],
+    "webm.webm": ["-c:a", "libopus", "-b:a", "128k"],
+}
+
+
+def signal(seconds=1.5, rate=RATE):
+    t = np.arange(int(seconds * rate)) / rate
+    left = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 1250 * t)
+    right = 0.25 * np.sin(2 * np.pi * 660 * t)
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("music")
+    src = folder / "wav.wav"
+    sf.write(src, signal(), RATE, subtype="PCM_16")
+    for name, codec in ENCODED.items():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *codec, str(folder / name)], check=True)
+    return folder
+
+
+def read_all(path, block=65536):
+    with AudioReader(path) as r:
+        blocks = list(r.blocks(block))
+        return np.concatenate(blocks), r.sample_rate, [len(b) for b in blocks]
+
+
+def test_lossless_alac_in_m4a_decodes_exactly(mixed_folder):
+    ref, _ = sf.read(mixed_folder / "wav.wav", dtype="float32")
+    x, rate, _ = read_all(mixed_folder / "alac.m4a")
+    assert rate == RATE
+    np.testing.assert_array_equal(x, ref)
+
+
+@pytest.mark.parametrize("name", ["aac.m4a", "mp4.mp4", "webm.webm", "opus.opus"])
+def test_ffmpeg_formats_decode_aligned_and_in_bounded_blocks(mixed_folder, name):
+    ref, _ = sf.read(mixed_folder / "wav.wav", dtype="float32")
+    x, rate, sizes = read_all(mixed_folder / name, block=4096)
+    assert max(sizes) <= 4096 and len(sizes) > 10  # block by block, never the whole file at once
+    if rate != RATE:  # opus decodes at 48 kHz
+        idx = np.minimum((np.arange(len(ref)) * rate / RATE).round().astype(int), len(x) - 1)
+        x = x[idx]
+    # the encoder's priming and padding are trimmed: the same length and the same timing as the source
+    assert abs(len(x) - len(ref)) <= 1
+    n = min(len(x), len(ref))
+    for c in range(2):
+        assert np.corrcoef(x[:n, c], ref[:n, c])[0, 1] > 0.99
+
+
+def test_a_folder_of_mixed_formats_separates_whole(mixed_folder, tiny_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["separate", str(mixed_folder), "-o", str(out), "--model", str(tiny_model), "-q"]) == 0
+    assert "skipping" not in capsys.readouterr().err
+    names = ["wav.wav", *ENCODED]
+    for name in names:
+        stem = name.split(".")[0]
+        x, rate, _ = read_all(mixed_folder / name)
+        v, rv = sf.read(out / mixed_folder.name / stem / "vocals.wav", dtype="float32", always_2d=True)
+        a, _ = sf.read(out / mixed_folder.name / stem / "accompaniment.wav", dtype="float32", always_2d=True)
+        assert rv == rate and v.shape == a.shape == x.shape, name
+        np.testing.assert_allclose(v + a, x, atol=1e-4)
+        assert np.abs(v).max() > 1e-4
+
+
+def test_truncated_m4a_is_refused_with_one_line(mixed_folder, tiny_model, tmp_path, capsys):
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes((mixed_folder / "aac.m4a").read_bytes()[:3000])
+    assert main(["separate", str(cut), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q"]) == AudioInputError.exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cut.m4a" in err[0]
+    assert not (tmp_path / "o" / "cut").exists()
