@@ -538,20 +538,21 @@ def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -
     sd = _sounddevice()
     try:
         with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-            probe = sd.Stream(
-                device=(devices.input_index, devices.output_index),
-                samplerate=devices.samplerate,
-                blocksize=blocksize,
-                channels=devices.channels,
-                dtype="float32",
-                latency=latency,
-            )
+            probe = _open_stream(sd, devices, blocksize=blocksize, latency=latency)
     except sd.PortAudioError as exc:
         raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
     try:
-        return round(sum(probe.latency) * devices.samplerate)
+        return round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
     finally:
         probe.close()
+
+
+def _open_stream(sd, devices: DeviceChoice, **kw):
+    """A duplex stream; output-only when the input is a file (``devices.input_index`` None, engine/file_source.py)."""
+    common = dict(samplerate=devices.samplerate, channels=devices.channels, dtype="float32", **kw)
+    if devices.input_index is None:
+        return sd.OutputStream(device=devices.output_index, **common)
+    return sd.Stream(device=(devices.input_index, devices.output_index), **common)
 
 
 def build_live_stream(
@@ -791,6 +792,7 @@ class LiveEngine:
         stride_period: int | None = None,
         stream_latency: str | float = "low",
         stall_timeout: float | None = None,
+        source=None,
     ):
         if blocksize < 16:
             raise UsageError(f"--blocksize must be at least 16 frames, got {blocksize}")
@@ -816,6 +818,10 @@ class LiveEngine:
         self.stall_timeout = max(2.0, 8 * self.blocksize / self.samplerate) if stall_timeout is None else float(stall_timeout)
         self.device_lost: str | None = None  # why the device stopped delivering audio (then the stream is abandoned)
         self.stats = LiveStats()
+        # A file played as the input (file_source.FileSource) instead of the device's: its callback
+        # fills this block from the source's ring, then runs the ordinary callback.
+        self.source = source
+        self._source_block = np.zeros((max(self.blocksize, 8192), self.channels), dtype=np.float32)
 
         # Positions: input n is played at output n + headroom + algorithmic (the dry fallback reads there).
         self._dry_offset = self.headroom + self.algorithmic
@@ -885,6 +891,12 @@ class LiveEngine:
         out_ring.read_count = position + frames
         self._played_ring.write(outdata)
         stats.callbacks += 1
+
+    def _file_callback(self, outdata, frames, time_info, status):
+        """Output-only stream: the input block comes from the file source (a copy, never a wait)."""
+        block = self._source_block[:frames]
+        self.source.read_into(block)
+        self._callback(block, outdata, frames, time_info, status)
 
     # -- the worker thread ----------------------------------------------------------------------
 
@@ -1011,18 +1023,17 @@ class LiveEngine:
         )
         try:
             with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-                self._sd_stream = sd.Stream(
-                    device=(self.devices.input_index, self.devices.output_index),
-                    samplerate=self.samplerate,
-                    blocksize=self.blocksize,
-                    channels=self.channels,
-                    dtype="float32",
-                    latency=self._stream_latency,
-                    callback=self._callback,
+                self._sd_stream = _open_stream(
+                    sd, self.devices, blocksize=self.blocksize, latency=self._stream_latency,
+                    callback=self._callback if self.source is None else self._file_callback,
                 )
         except sd.PortAudioError as exc:
             raise stream_error(self.devices, what, exc) from None
-        lin, lout = self._sd_stream.latency
+        if self.source is None:
+            lin, lout = self._sd_stream.latency
+        else:
+            lin, lout = 0.0, self._sd_stream.latency
+            self.source.start()  # the feeder decodes ahead before the first callback
         self._device_latency = (round(lin * self.samplerate), round(lout * self.samplerate))
         # The callback thread needs the GIL every block; a Python thread holding it (meter rendering,
         # worker bookkeeping) hands it over only every switch interval (5 ms by default, about one
@@ -1112,7 +1123,9 @@ class LiveEngine:
         return None
 
     def _finish_worker(self) -> None:
-        """Tell the worker to stop, join it, and give the interpreter back its thread switch interval."""
+        """Tell the worker (and a file source's feeder) to stop, join them, restore the thread switch interval."""
+        if self.source is not None:
+            self.source.stop()
         self._stop = True
         if self._worker is not None:
             self._worker.join()
@@ -1149,6 +1162,9 @@ class LiveEngine:
                     on_tick(self.snapshot())
                 if self.stats.worker_error:
                     break
+                if self.source is not None and (self.source.error is not None
+                                                or self.source.played_out(self._out_ring.read_count, self._dry_offset)):
+                    break  # a file input ends the run once its last frame has been played (or it failed)
                 self.device_lost = self._device_failure()
                 if self.device_lost:
                     break
@@ -1158,6 +1174,8 @@ class LiveEngine:
             paths = self.stop()
         if self.device_lost:
             raise DeviceLostError(self.device_lost, self, paths)
+        if self.source is not None and self.source.error is not None:
+            raise self.source.error
         if isinstance(self._worker_exception, VocalexError):  # e.g. the recording could not be written (disk full)
             raise self._worker_exception
         if self.stats.worker_error:

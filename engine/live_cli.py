@@ -36,6 +36,11 @@ def register(subparsers) -> None:
     p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input)")
     p.add_argument("--output", metavar="DEVICE", help="output device, index or (part of a) name (default: the default output)")
     p.add_argument(
+        "--input-file", metavar="FILE",
+        help="play an audio file as the input, in real time through the same live path (no input device needed); "
+             "the run ends at the file's end",
+    )
+    p.add_argument(
         "--keep", choices=("accompaniment", "vocals", "all"), default="accompaniment",
         help="what is heard: accompaniment (vocal removal, default), vocals, or all (passthrough)",
     )
@@ -60,6 +65,10 @@ def register(subparsers) -> None:
         "--on-late", choices=("dry", "silence"), default="dry",
         help="what a late block plays: the delayed dry input (default) or silence",
     )
+    p.add_argument(
+        "--start-server", action="store_true",
+        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record)",
+    )
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", metavar="DIR", help="save input.wav and output.wav (float32) in DIR at the end")
     p.add_argument("--force", action="store_true", help="overwrite existing recordings")
@@ -79,6 +88,10 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
     if args.latency_ms is not None and (args.stride is not None or args.lookahead is not None):
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+    if args.input_file is not None and args.input is not None:
+        raise UsageError("give either --input (a device) or --input-file, not both")
+    if args.input_file is not None and args.measure_latency:
+        raise UsageError("--measure-latency plays its own test signal; drop --input-file")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
@@ -125,10 +138,15 @@ def run(args) -> int:
     from .errors import VocalexError
     from .live import DeviceLostError, portaudio_lost_its_jack_server
 
+    import contextlib
+
+    from .jack_dummy import dummy_jack_server
+
     try:
-        if args.measure_latency:
-            return _measure_latency(args, lookahead)
-        return _run_live(args, lookahead)
+        with dummy_jack_server() if args.start_server else contextlib.nullcontext():
+            if args.measure_latency:
+                return _measure_latency(args, lookahead)
+            return _run_live(args, lookahead)
     except DeviceLostError as exc:  # the engine has stopped, joined its worker and kept the recording
         _report_stop(exc.engine, exc.recorded)
         _exit_without_portaudio(exc)
@@ -165,7 +183,14 @@ def _run_live(args, lookahead) -> int:
     from .meter import LiveMeter
 
     gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
-    devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
+    source = None
+    if args.input_file is not None:
+        from .file_source import FileSource, resolve_output_device
+
+        devices = resolve_output_device(args.input_file, args.output, samplerate=args.samplerate)
+        source = FileSource(args.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
+    else:
+        devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
     recorder = None
     if args.record:
         # Checked before the model loads: an existing recording fails fast, nothing half-written.
@@ -177,11 +202,13 @@ def _run_live(args, lookahead) -> int:
         )
         engine = LiveEngine(
             setup.stream, devices, blocksize=args.blocksize, gains=gains, headroom=setup.plan.headroom,
-            late_fill=args.on_late, recorder=recorder, stride_period=setup.stride_period,
+            late_fill=args.on_late, recorder=recorder, stride_period=setup.stride_period, source=source,
         )
     except BaseException:
         if recorder is not None:
             recorder.close(keep=False)
+        if source is not None:
+            source.stop()
         raise
     _say(
         f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
@@ -198,7 +225,8 @@ def _run_live(args, lookahead) -> int:
 
 def _report_stop(engine, paths) -> None:
     s = engine.stats
-    _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs")
+    fed = "" if engine.source is None else f", {engine.source.underruns} file underruns"
+    _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs{fed}")
     if paths:
         _say("recorded " + ", ".join(str(p) for p in paths.values()))
 

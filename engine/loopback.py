@@ -304,7 +304,8 @@ def measure_latency(
     from .live import JACK_HOSTAPI_NAME, LiveEngine, build_live_stream, jack_server_running, resolve_devices
 
     if not jack_server_running():
-        raise DeviceError("no JACK server is running; start one, e.g. jackd --sync --no-realtime -d dummy -r 44100 -p 256 &")
+        raise DeviceError("no JACK server is running; start one (jackd --sync --no-realtime -d dummy -r 44100 -p 256 &) "
+                          "or let vocalex start one: vocalex bench --live --start-server")
     devices = resolve_devices(None, None)
     if devices.hostapi != JACK_HOSTAPI_NAME:
         raise DeviceError(f"PortAudio does not see the JACK server (default host API is {devices.hostapi})")

@@ -48,6 +48,8 @@ def register(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=None, help="use only the first SECONDS of the song")
     p.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="write the results as JSON")
     p.add_argument("--live", action="store_true", help="also measure end-to-end latency through JACK by loopback")
+    p.add_argument("--start-server", action="store_true",
+                   help="with --live: start a private JACK dummy server for the measurement (no sound card needed)")
     p.set_defaults(handler=run)
 
 
@@ -62,14 +64,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
     if args.json_path is not None:
         _check_writable(args.json_path)
+    if args.start_server and not args.live:
+        raise UsageError("--start-server starts a JACK server for --live; add --live")
     live = None
     if args.live:
         # First, so a missing JACK server fails in a second rather than after the whole bench.
+        import contextlib
+
+        from vocalex.engine.jack_dummy import dummy_jack_server
         from vocalex.engine.loopback import format_latency, measure_latency
 
-        live = measure_latency(
-            model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead
-        )
+        with dummy_jack_server() if args.start_server else contextlib.nullcontext():
+            live = measure_latency(
+                model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead
+            )
     results = bench(
         song=args.song,
         model=args.model,

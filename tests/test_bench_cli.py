@@ -87,3 +87,26 @@ def test_bench_live_delegates_to_the_loopback_measurement(short_song, tiny_model
                  "--json", str(out)]) == 0
     assert seen == {"model": str(tiny_model), "provider": "cpu", "threads": None, "stride": 2, "lookahead": 3}
     assert json.loads(out.read_text())["live"] == {"measured_ms": 47.5, "reported_ms": 47.0}
+
+
+def test_bench_live_start_server_needs_no_running_server(short_song, tiny_model, tmp_path):
+    # A machine with no sound card and no JACK server: --start-server brings a private dummy server up
+    # for the measurement and takes it down again.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JACK_DEFAULT_SERVER"}
+    env["JACK_DEFAULT_SERVER"] = f"nothing-runs-here-{os.getpid()}"  # so an existing default server is not used
+    proc = subprocess.Popen([sys.executable, "-m", "vocalex.engine.cli", "bench", str(short_song), "--model", str(tiny_model),
+                             "--live", "--start-server", "--seconds", "1"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "end-to-end latency" in out
+    left = subprocess.run(["pgrep", "-f", f"jackd -n vocalex-{proc.pid} "], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "the dummy server outlived the run"
+    # without --live the option has nothing to start a server for
+    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "bench", str(short_song), "--start-server"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and "add --live" in proc.stderr

@@ -1,0 +1,77 @@
+"""`vocalex live --input-file`: a file played through the real live path on a JACK dummy server.
+
+No input device is involved: the file is the input (engine/file_source.py), the
+output goes to the server's playback ports and ``--record`` keeps what was played.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
+from vocalex.engine import Separator
+from vocalex.engine.cli import main
+from vocalex.engine.errors import AudioInputError, UsageError
+from vocalex.engine.live import headroom_samples
+
+DEMO = "engine/assets/demo_lets_go_fishin_30s.ogg"
+
+
+def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_server, tiny_model, tmp_path, capsys):
+    clip, rate = sf.read(DEMO, dtype="float32", start=5 * 44100, frames=2 * 44100)
+    assert rate == jack_server
+    song = tmp_path / "song.wav"
+    sf.write(song, clip, rate, subtype="FLOAT")
+    rec = tmp_path / "rec"
+    # no --duration: the run has to end by itself once the file has been played. Stride 8 (46 ms per model
+    # call) rather than the default 4: on this shared 2-core machine under load the default had late blocks.
+    argv = ["live", "--input-file", str(song), "--record", str(rec), "--model", str(tiny_model), "--stride", "8"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "'file song.wav' ->" in out
+    # a late block plays the dry input instead (a loaded machine's doing): then the comparison below cannot hold
+    assert "blocks, 0 late" in out, out
+    captured, _ = sf.read(rec / "input.wav", dtype="float32")
+    played, _ = sf.read(rec / "output.wav", dtype="float32")
+    # the input was the file, bit for bit, then silence
+    np.testing.assert_array_equal(captured[:len(clip)], clip)
+    assert not captured[len(clip):].any()
+    sep = Separator.load(tiny_model, threads=1)
+    latency = sep.stream(rate, 2, stride=8).latency  # lookahead 0, the default
+    delay = latency + headroom_samples(8, sep.profile.hop_length, sep.profile.sample_rate, rate, 256, 1)
+    # it ran until the file's last frame was played, and not much longer (the stop is polled every 0.25 s)
+    assert len(clip) + delay <= len(played) <= len(clip) + delay + rate
+    expected = sep.separate(clip, rate, mode="stream", stride=8)["accompaniment"]
+    np.testing.assert_allclose(played[delay:delay + len(clip)], expected, atol=2e-5)
+    assert not played[:delay].any()
+
+
+def test_a_mono_file_at_another_rate_is_resampled_and_played_whole(jack_server, tiny_model, tmp_path, capsys):
+    t = np.arange(int(1.0 * 48000)) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    song = tmp_path / "tone48k.flac"
+    sf.write(song, tone, 48000, subtype="PCM_24")
+    rec = tmp_path / "rec"
+    assert main(["live", "--input-file", str(song), "--record", str(rec), "--model", str(tiny_model), "--keep", "all"]) == 0
+    captured, rate = sf.read(rec / "input.wav", dtype="float32")
+    assert rate == jack_server and captured.shape[1] == 2
+    np.testing.assert_array_equal(captured[:, 0], captured[:, 1])  # mono feeds both channels
+    loud = np.flatnonzero(np.abs(captured[:, 0]) > 0.01)
+    assert abs((loud[-1] - loud[0]) / rate - 1.0) < 0.01  # one second of tone at the server's 44.1 kHz
+
+
+def test_bad_input_file_is_one_line_and_no_recording(jack_server, tiny_model, tmp_path, capsys):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a song\n" * 40)
+    code = main(["live", "--input-file", str(bad), "--record", str(tmp_path / "rec"), "--model", str(tiny_model)])
+    assert code == AudioInputError.exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt" in err[0]
+    assert not (tmp_path / "rec").exists()
+
+
+def test_input_file_and_input_device_together_are_refused(capsys):
+    assert main(["live", "--input-file", "x.wav", "--input", "1"]) == UsageError.exit_code
+    assert "--input-file" in capsys.readouterr().err
