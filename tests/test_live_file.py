@@ -75,3 +75,21 @@ def test_bad_input_file_is_one_line_and_no_recording(jack_server, tiny_model, tm
 def test_input_file_and_input_device_together_are_refused(capsys):
     assert main(["live", "--input-file", "x.wav", "--input", "1"]) == UsageError.exit_code
     assert "--input-file" in capsys.readouterr().err
+
+
+def test_no_sound_card_start_server_plays_a_file_into_a_recording(tiny_model, tmp_path):
+    # The README's way to try live separation with no audio hardware: vocalex starts its own dummy server.
+    import os
+    import subprocess
+    import sys
+
+    song = tmp_path / "song.wav"
+    clip, rate = sf.read(DEMO, dtype="float32", start=3 * 44100, frames=44100)
+    sf.write(song, clip, rate, subtype="FLOAT")
+    env = dict(os.environ, JACK_DEFAULT_SERVER=f"nothing-runs-here-{os.getpid()}")
+    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "live", "--start-server", "--input-file", str(song),
+                           "--record", str(tmp_path / "rec"), "--model", str(tiny_model), "--stride", "8"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    captured, _ = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")
+    np.testing.assert_array_equal(captured[:len(clip)], clip)
