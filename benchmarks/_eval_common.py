@@ -28,3 +28,19 @@ def write_json(obj, path) -> Path:
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+def run_script(main, name: str) -> int:
+    """Run a script's main() as the CLI does: a VocalexError (no data, bad model, ...) is one line and its exit code."""
+    import sys
+
+    from vocalex.engine.errors import VocalexError
+
+    try:
+        return int(main() or 0)
+    except VocalexError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import MUSDB_7S, RESULTS, write_json
+from _eval_common import MUSDB_7S, RESULTS, run_script, write_json
 
 
 def main(argv=None) -> int:
@@ -38,4 +38,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, "eval_musdb"))

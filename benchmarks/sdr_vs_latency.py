@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-from _eval_common import MUSDB_7S, RESULTS, read_json, write_json
+from _eval_common import MUSDB_7S, RESULTS, read_json, run_script, write_json
 
 
 def call_ms_p99(separator, channels: int, calls: int = 100) -> dict:
@@ -107,4 +107,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, "sdr_vs_latency"))

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _eval_common import DEMO_SONG, RESULTS, write_json
+from _eval_common import DEMO_SONG, RESULTS, run_script, write_json
 
 
 def spleeter_example() -> Path | None:
@@ -99,4 +99,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, "speed_vs_spleeter"))

@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{out} exists and is a folder")
     if out.exists() and not args.force:
         raise OutputError(f"{out} exists; use --force to overwrite")
-    if not out.resolve().parent.is_dir():
-        raise OutputError(f"cannot write {out}: folder {out.resolve().parent} does not exist")
+    try:  # as `separate -o` does: a missing folder is created
+        out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder of {out}: {exc.strerror or exc}") from None
 
     import matplotlib  # noqa: F401  (fail early, before separating, if the eval extra is missing)
     import numpy as np

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +107,21 @@ def test_plot_cli_writes_a_small_png_and_refuses_to_overwrite(tmp_path, tiny_mod
     assert main(["plot", str(song), "-o", str(tmp_path / "late.png"), "--model", str(tiny_model), "--start", "5"]) == 3
     assert not (tmp_path / "late.png").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary leftovers
+    # a missing folder is created, as `separate -o` does
+    nested = tmp_path / "figs" / "new" / "fig.png"
+    assert main(["plot", str(song), "-o", str(nested), "--model", str(tiny_model), "--seconds", "1"]) == 0
+    assert nested.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_script_without_its_data_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_musdb.py"
+    proc = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "no-musdb"),
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"eval_musdb: error: dataset folder not found: {tmp_path / 'no-musdb'}"]
 
 
 def test_sdr_vs_latency_and_histogram_figures(tmp_path):
