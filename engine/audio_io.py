@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import AudioInputError, InvalidSamplesError, OutputError, UnsupportedAudioError
 from .stream import MAX_CHANNELS, MAX_RATE, MIN_RATE
+from .wavfile import FloatWavWriter
 
 READ_BLOCK = 65536  # frames per block read from a file
 FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
@@ -145,7 +146,11 @@ class AtomicAudioWriter:
             raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
         try:
-            self._file = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=channels, subtype=subtype, format=container)
+            if container == "WAV":  # our writer: libsndfile's float WAV header draws warnings (engine/wavfile.py)
+                self._file = FloatWavWriter(tmp, sample_rate, channels)
+            else:
+                self._file = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=channels, subtype=subtype,
+                                          format=container)
         except Exception as exc:
             self._tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot create {self.path}: {_first_line(exc)}") from None

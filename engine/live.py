@@ -625,7 +625,7 @@ class LiveRecorder:
     KINDS = ("input", "output")
 
     def __init__(self, folder: str | os.PathLike, samplerate: int, channels: int, force: bool = False):
-        import soundfile as sf
+        from .wavfile import FloatWavWriter
 
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
@@ -644,9 +644,7 @@ class LiveRecorder:
         self._files = {}
         try:
             for k in self.KINDS:
-                self._files[k] = sf.SoundFile(
-                    str(self._partials[k]), "w", samplerate=samplerate, channels=channels, format="WAV", subtype="FLOAT"
-                )
+                self._files[k] = FloatWavWriter(self._partials[k], samplerate, channels)
         except (OSError, RuntimeError) as exc:  # a read-only folder, quota, no space (libsndfile: RuntimeError)
             for f in self._files.values():
                 f.close()

@@ -15,7 +15,6 @@ from vocalex.engine.audio_io import AudioReader
 from vocalex.engine.cli import main
 from vocalex.engine.errors import AudioInputError
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command to make the files")
 pytest.importorskip("av")
 
 RATE = 44100
@@ -41,6 +40,8 @@ def signal(seconds=1.5, rate=RATE):
 
 @pytest.fixture(scope="module")
 def mixed_folder(tmp_path_factory):
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg command to make the files (Debian: apt-get install ffmpeg)")
     folder = tmp_path_factory.mktemp("music")
     src = folder / "wav.wav"
     sf.write(src, signal(), RATE, subtype="PCM_16")
@@ -99,3 +100,27 @@ def test_truncated_m4a_is_refused_with_one_line(mixed_folder, tiny_model, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cut.m4a" in err[0]
     assert not (tmp_path / "o" / "cut").exists()
+
+
+def test_output_wavs_have_a_clean_float_header(tiny_model, tmp_path):
+    # libsndfile's float WAV has a 16-byte fmt chunk, which sox rejects with "wave header missing extended
+    # part of fmt chunk"; vocalex writes format 3 with cbSize (18 bytes) and a fact chunk (engine/wavfile.py).
+    import struct
+
+    src = tmp_path / "song.wav"
+    x = signal(0.5)
+    sf.write(src, x, RATE, subtype="PCM_16")
+    assert main(["separate", str(src), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q"]) == 0
+    out = tmp_path / "o" / "song" / "vocals.wav"
+    head = out.read_bytes()[:64]
+    assert head[:4] == b"RIFF" and head[8:16] == b"WAVEfmt "
+    fmt_size, tag, channels, rate = struct.unpack("<IHHI", head[16:28])
+    assert (fmt_size, tag, channels, rate) == (18, 3, 2, RATE)
+    assert struct.unpack("<I", head[4:8])[0] == out.stat().st_size - 8
+    info = sf.info(out)
+    assert info.subtype == "FLOAT" and info.frames == len(x)
+    if shutil.which("sox"):
+        proc = subprocess.run(["sox", str(out), "-n", "stat"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "WARN" not in proc.stderr, proc.stderr
+        samples = float(next(l for l in proc.stderr.splitlines() if l.startswith("Samples read")).split()[-1])
+        assert samples == 2 * len(x)
