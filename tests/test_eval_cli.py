@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from optional import need
 import soundfile as sf
 
 from vocalex.engine.cli import main
@@ -78,6 +80,7 @@ def test_eval_json_schema_both_modes_and_cheap_baselines(stem_dataset, tiny_mode
 
 
 def test_eval_limit_and_museval(stem_dataset, tiny_model, tmp_path):
+    need("museval")
     result = _run_eval(stem_dataset, tiny_model, tmp_path, "--limit", "1", "--museval")
     assert result["n_tracks"] == 1 and result["metric"] == "sdr+museval"
     entry = result["systems"]["vocalex offline"]
@@ -94,6 +97,7 @@ def test_eval_bad_inputs_are_one_line_errors(tmp_path, tiny_model, capsys):
 
 
 def test_plot_cli_writes_a_small_png_and_refuses_to_overwrite(tmp_path, tiny_model, capsys):
+    need("matplotlib")
     sr = 44100
     song = tmp_path / "song.wav"
     t = np.arange(2 * sr) / sr
@@ -125,6 +129,7 @@ def test_eval_script_without_its_data_is_one_line(tmp_path):
 
 
 def test_sdr_vs_latency_and_histogram_figures(tmp_path):
+    need("matplotlib")
     from vocalex.evaluation.plots import plot_compute_histogram, plot_sdr_vs_latency
 
     out = plot_sdr_vs_latency(
