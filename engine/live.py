@@ -775,7 +775,9 @@ class LiveEngine:
     ``latency`` (samples at the device rate), made for ``samplerate`` and
     ``channels``. gains: linear (vocals, accompaniment). The output is
     ``gains . stems`` delayed by exactly ``headroom + stream.latency`` frames
-    (module docstring).
+    (module docstring). source: a file_source.FileSource to play as the input
+    on an output-only stream (``devices.input_index`` None); the run then
+    ends by itself once the file has been played out.
     """
 
     def __init__(
