@@ -18,6 +18,10 @@ import numpy as np
 from .errors import AudioInputError
 
 MAX_PADDING = 4096  # frames past the container's declared length still taken as encoder padding
+# Containers whose declared length the muxer writes (so a shorter decode means a cut file), and how many
+# frames short still count as complete (WMA declares about 2000 frames more than it decodes).
+TRUSTED_LENGTH_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "asf"})
+TRUNCATION_SLACK = 8192
 
 
 def _av():
@@ -111,8 +115,23 @@ class FfmpegReader:
             raise AudioInputError(
                 f"{self.path}: read failed at {(position + held) / self.sample_rate:.2f} s (FFmpeg: {_first_line(exc)})"
             ) from None
+        self._check_complete(position + held)
         if held:
             yield np.concatenate(pending)
+
+    def _check_complete(self, decoded: int) -> None:
+        """A file that ends well before the length its container declares is cut: an error, not a short output.
+
+        Only where the declared length is written by the muxer (mp4/m4a, Matroska/WebM, ASF/WMA); elsewhere
+        (ADTS .aac, ...) it is FFmpeg's estimate from the bitrate and may be off by several per cent.
+        """
+        if self._container.format.name not in TRUSTED_LENGTH_FORMATS or self.frames <= 0:
+            return
+        if decoded < self.frames - max(TRUNCATION_SLACK, self.frames // 100):
+            raise AudioInputError(
+                f"{self.path}: audio ends at {decoded / self.sample_rate:.2f} s of the {self.frames / self.sample_rate:.2f} s "
+                "its container declares (truncated or damaged file)"
+            )
 
     def _decoded(self, resampler):
         for packet in self._container.demux(self._stream):

@@ -6,6 +6,7 @@ requirements, see .ci/run) from one short generated signal.
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,12 +94,17 @@ def test_a_folder_of_mixed_formats_separates_whole(mixed_folder, tiny_model, tmp
         assert np.abs(v).max() > 1e-4
 
 
-def test_truncated_m4a_is_refused_with_one_line(mixed_folder, tiny_model, tmp_path, capsys):
-    cut = tmp_path / "cut.m4a"
-    cut.write_bytes((mixed_folder / "aac.m4a").read_bytes()[:3000])
+@pytest.mark.parametrize("name,keep,words", [
+    ("aac.m4a", 3000, "not a readable audio file"),   # the header is cut
+    ("webm.webm", 0.5, "truncated"),                   # half the audio is missing: no half-length output
+])
+def test_truncated_ffmpeg_inputs_are_refused_with_one_line(mixed_folder, tiny_model, tmp_path, capsys, name, keep, words):
+    data = (mixed_folder / name).read_bytes()
+    cut = tmp_path / f"cut{Path(name).suffix}"
+    cut.write_bytes(data[:keep] if isinstance(keep, int) else data[:int(len(data) * keep)])
     assert main(["separate", str(cut), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q"]) == AudioInputError.exit_code
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cut.m4a" in err[0]
+    assert len(err) == 1 and cut.name in err[0] and words in err[0], err
     assert not (tmp_path / "o" / "cut").exists()
 
 
