@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--lookahead", type=int)
     p.add_argument("--latency-ms", type=float)
     p.add_argument("--blocksize", type=int, default=256)
-    p.add_argument("--margin-blocks", type=int, default=1)
+    p.add_argument("--margin-blocks", type=int, default=0)
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start-server", action="store_true", help="start a JACK dummy server if none runs")
@@ -86,6 +86,7 @@ def main(argv=None) -> int:
             r["load_average"] = os.getloadavg()[0]
             results.append(r)
             print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz")
+            print("  " + r["calibration"])
             print("  " + format_latency(r))
             print(
                 f"  measured {r['measured_samples']} vs reported {r['reported_samples']} samples "
