@@ -470,6 +470,7 @@ def build_live_stream(
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
+    synthesis: str = "hann",
 ) -> LiveSetup:
     """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
 
@@ -502,20 +503,20 @@ def build_live_stream(
     la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
     # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
     # so one calibration at lookahead 0 serves every lookahead the planner tries.
-    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0), blocksize, calibration_seconds)
+    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
     if latency_ms is not None:
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,
-            lambda st, lk: sep.stream(rate, channels, stride=st, lookahead=lk).latency,
+            lambda st, lk: sep.stream(rate, channels, stride=st, lookahead=lk, synthesis=synthesis).latency,
             calibration.need, device, max_load, margin_blocks,
         )
     else:
-        stream = sep.stream(rate, channels, stride=s, lookahead=la)  # validates s and la
+        stream = sep.stream(rate, channels, stride=s, lookahead=la, synthesis=synthesis)  # validates s and la
         plan = LatencyPlan(
             s, la, stream.latency, headroom_samples(calibration.need, rate, blocksize, margin_blocks),
             device, rate, stride_load(call_seconds, s, hop, model_rate),
         )
-    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead)
+    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead, synthesis=synthesis)
     period = stride_samples(plan.stride, hop, model_rate, rate)
     return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
 

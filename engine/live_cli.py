@@ -47,6 +47,10 @@ def register(subparsers) -> None:
         help="frames between model calls (default: the smallest the measured model call allows at <= 50%% load)",
     )
     p.add_argument("--lookahead", metavar="N|MSms", help="look-ahead in frames or milliseconds (default 0)")
+    p.add_argument(
+        "--low-delay", action="store_true",
+        help="asymmetric STFT windows: one hop of STFT delay instead of n_fft - hop (-11.6 ms with the bundled model)",
+    )
     p.add_argument("--model", metavar="ONNX", help="model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
@@ -150,6 +154,7 @@ def _measure_latency(args, lookahead) -> int:
     result = measure_latency(
         model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
         latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+        synthesis="low-delay" if args.low_delay else "hann",
     )
     print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
     print(format_latency(result))
@@ -177,6 +182,7 @@ def _run_live(args, lookahead) -> int:
         setup = build_live_stream(
             devices, model=args.model, provider=args.provider, threads=args.threads, stride=args.stride,
             lookahead=lookahead, latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+            synthesis="low-delay" if args.low_delay else "hann",
         )
         engine = LiveEngine(
             setup.stream, devices, blocksize=args.blocksize, gains=gains, headroom=setup.plan.headroom,

@@ -296,6 +296,7 @@ def measure_latency(
     margin_blocks: int = 0,
     seconds: float = 2.0,
     separator=None,
+    synthesis: str = "hann",
 ) -> dict:
     """Measure the live engine's input-to-output latency through the running JACK server.
 
@@ -324,6 +325,7 @@ def measure_latency(
         blocksize=blocksize,
         margin_blocks=margin_blocks,
         separator=separator,
+        synthesis=synthesis,
     )
     engine = LiveEngine(
         setup.stream,
@@ -357,6 +359,7 @@ def measure_latency(
         "blocksize": blocksize,
         "stride": setup.plan.stride,
         "lookahead": setup.plan.lookahead,
+        "synthesis": synthesis,
         "measured_samples": lag,
         "measured_ms": lag * ms,
         "correlation": peak,

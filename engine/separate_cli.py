@@ -28,6 +28,8 @@ def register(sub) -> None:
                    help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
     p.add_argument("--stride", type=int, default=4, help="stream mode: frames between model calls (default 4)")
     p.add_argument("--lookahead", default="0", help="stream mode: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
+    p.add_argument("--low-delay", action="store_true",
+                   help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
     p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
@@ -54,7 +56,7 @@ def output_paths(input_path: Path, out_root: Path, fmt: str) -> dict:
 
 
 def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, lookahead=0, fmt="wav",
-                  force=False, on_progress=None) -> FileResult:
+                  force=False, on_progress=None, synthesis="hann") -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
 
     Existing outputs are refused (without force) before any work; outputs
@@ -83,7 +85,7 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
                 done = 0
                 if on_progress:
                     on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead, synthesis)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)
                     aw.write(accompaniment)
@@ -114,10 +116,13 @@ def run(args) -> int:
     lookahead = parse_lookahead(args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
+    elif args.low_delay:
+        raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
+    synthesis = "low-delay" if args.low_delay else "hann"
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
-        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force)
+        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force, synthesis=synthesis)
         progress = _Progress(quiet=args.quiet)
 
         def on_result(kind, path, *payload):
@@ -137,7 +142,7 @@ def run(args) -> int:
             task = progress.start(path)
             try:
                 result = separate_file(separator, path, args.out, mode=args.mode, stride=args.stride, lookahead=lookahead,
-                                       fmt=args.fmt, force=args.force, on_progress=task)
+                                       fmt=args.fmt, force=args.force, on_progress=task, synthesis=synthesis)
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

@@ -147,13 +147,14 @@ def _demo_excerpt(samplerate, seconds=3.0):
     return audio
 
 
-def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path):
+@pytest.mark.parametrize("synthesis", ["hann", "low-delay"])
+def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path, synthesis):
     """A known mix through the live input: the output equals `separate(mode="stream")`, aligned."""
     sr = devices.samplerate
     # The defaults of `vocalex live`, plus two blocks of margin: this test's subject is that the output
     # equals stream mode, and the suite may run on a busy machine; whether the calibrated headroom alone
     # suffices is measured over minutes by benchmarks/bench_live.py, not asserted in a few seconds here.
-    setup = build_live_stream(devices, separator=separator, margin_blocks=2)
+    setup = build_live_stream(devices, separator=separator, margin_blocks=2, synthesis=synthesis)
     recorder = LiveRecorder(tmp_path / "rec", sr, devices.channels)
     engine = LiveEngine(
         setup.stream, devices, gains=stem_gains("accompaniment"), headroom=setup.plan.headroom,
@@ -175,7 +176,8 @@ def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, 
 
     # Offline stream mode over the captured input (same frame grid as the live stream, which
     # started at the first captured frame) is what the engine must have played, H + L later.
-    offline = separator.separate(captured, sr, mode="stream", stride=setup.plan.stride, lookahead=setup.plan.lookahead)
+    offline = separator.separate(captured, sr, mode="stream", stride=setup.plan.stride, lookahead=setup.plan.lookahead,
+                                 synthesis=synthesis)
     delay = engine.headroom + engine.algorithmic
     np.testing.assert_allclose(played[delay:], offline["accompaniment"][: len(played) - delay], atol=2e-5)
 
