@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("--lookahead", type=int)
     p.add_argument("--latency-ms", type=float)
     p.add_argument("--blocksize", type=int, default=256)
-    p.add_argument("--margin-blocks", type=int, default=1)
+    p.add_argument("--low-delay", action="store_true", help="asymmetric STFT windows (one hop of STFT delay)")
+    p.add_argument("--margin-blocks", type=int, default=0)
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start-server", action="store_true", help="start a JACK dummy server if none runs")
@@ -82,10 +83,13 @@ def main(argv=None) -> int:
             r = measure_latency(
                 provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
                 blocksize=args.blocksize, margin_blocks=args.margin_blocks, seconds=args.seconds, separator=separator,
+                synthesis="low-delay" if args.low_delay else "hann",
             )
             r["load_average"] = os.getloadavg()[0]
             results.append(r)
-            print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz")
+            print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz, "
+                  f"{r['synthesis']} synthesis, {args.seconds:g} s of audio")
+            print("  " + r["calibration"])
             print("  " + format_latency(r))
             print(
                 f"  measured {r['measured_samples']} vs reported {r['reported_samples']} samples "

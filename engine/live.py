@@ -25,14 +25,14 @@ resampling), so
     played[n] = gains . stems(input)[n - H - L]
 
 for every n, whatever the worker's timing. ``H`` is the **compute headroom**:
-``ceil(stride_samples / blocksize) * blocksize + margin_blocks * blocksize``,
-i.e. one stride of model hops in device samples rounded up to whole device
-blocks, plus ``margin_blocks`` blocks (default 1) for scheduling jitter. With
-it, the block that completes a stride (and pays for the model call) has more
-than a whole stride period before it is due, which is the most any real-time
-schedule can allow, since the model must run once per stride anyway. The device
-and audio server add their own buffering on top (PortAudio's reported input and
-output latency), so what a listener hears is delayed by ``H + L + device``.
+block k arrives in callback k and its output is due in callback k + H/blocksize,
+so the worker has H samples of time per block. H is planned from a calibration
+of the very stream on this machine (:mod:`vocalex.engine.live_plan`: 1.5 x the
+p99.9 block time + 1 ms, rounded up to whole blocks, plus ``margin_blocks``),
+not from the stride: a 5 ms model call needs 2 blocks of 5.8 ms, not the whole
+stride it was once given. The device and audio server add their own buffering
+on top (PortAudio's reported input and output latency), so what a listener
+hears is delayed by ``H + L + device``.
 
 Late results
 ------------
@@ -96,6 +96,19 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DeviceError, OutputError, UsageError, VocalexError
+from .live_plan import (
+    CALIBRATION_SECONDS,
+    DEFAULT_MAX_LOAD,
+    Calibration,
+    LatencyPlan,
+    calibrate,
+    choose_stride,
+    headroom_samples,
+    plan_latency,
+    stride_load,
+    stride_samples,
+    time_model_call,
+)
 from .ringbuffer import SpscRing
 
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
@@ -384,117 +397,6 @@ def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2, sa
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# latency planning
-
-
-def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:
-    """Device samples between two model calls: stride hops at the model rate, converted to the device rate."""
-    return math.ceil(stride * hop * device_rate / model_rate)
-
-
-def headroom_samples(stride: int, hop: int, model_rate: int, device_rate: int, blocksize: int, margin_blocks: int = 1) -> int:
-    """The compute headroom H in device samples: one stride rounded up to whole blocks, plus margin blocks."""
-    blocks = math.ceil(stride_samples(stride, hop, model_rate, device_rate) / blocksize)
-    return (max(blocks, 1) + margin_blocks) * blocksize
-
-
-@dataclass(frozen=True)
-class LatencyPlan:
-    """Stride and lookahead chosen for a latency target, and what each part costs (device samples)."""
-
-    stride: int
-    lookahead: int
-    algorithmic: int      # separator latency L: overlap-add, stride, lookahead, resampling
-    headroom: int         # compute headroom H
-    device: int           # device/server buffering (input + output) as reported
-    samplerate: int
-    load: float           # model call time / stride period
-
-    @property
-    def total(self) -> int:
-        return self.algorithmic + self.headroom + self.device
-
-    def ms(self, samples: int) -> float:
-        return 1000.0 * samples / self.samplerate
-
-    def describe(self) -> str:
-        return (
-            f"stride {self.stride} frames, lookahead {self.lookahead} frames: latency {self.ms(self.total):.1f} ms = "
-            f"algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom {self.ms(self.headroom):.1f} ms + "
-            f"device buffers {self.ms(self.device):.1f} ms (model load {100 * self.load:.0f}%)"
-        )
-
-
-def plan_latency(
-    profile,
-    call_seconds: float,
-    target_ms: float,
-    device_rate: int,
-    blocksize: int,
-    latency_of,
-    device_samples: int = 0,
-    max_load: float = 0.5,
-    margin_blocks: int = 1,
-    max_stride: int = 64,
-    max_lookahead: int = 64,
-) -> LatencyPlan:
-    """Choose stride and lookahead for a total latency target.
-
-    profile: the model's ModelProfile; call_seconds: measured time of one model
-    call; latency_of(stride, lookahead) -> the separator's latency in device
-    samples. The stride is the smallest whose model load (call time / stride
-    period) stays within ``max_load`` (a margin of 1/max_load): a larger stride
-    would only spend latency budget that lookahead can use better, since every
-    frame then waits for the end of its stride anyway. The lookahead is then the
-    largest that keeps algorithmic + headroom + device latency within the target.
-    Raises UsageError naming the lowest reachable latency when none fits.
-    """
-    hop, rate = profile.hop_length, profile.sample_rate
-    target = target_ms * device_rate / 1000.0
-    max_stride = min(max_stride, profile.n_frames)
-    for stride in range(1, max_stride + 1):
-        load = call_seconds / (stride * hop / rate)
-        if load <= max_load:
-            break
-    else:
-        raise UsageError(
-            f"the model is too slow for live use here: one call takes {1000 * call_seconds:.1f} ms, "
-            f"more than {100 * max_load:.0f}% of even a {max_stride}-frame stride"
-        )
-    headroom = headroom_samples(stride, hop, rate, device_rate, blocksize, margin_blocks)
-
-    def plan(lookahead):
-        return LatencyPlan(stride, lookahead, int(latency_of(stride, lookahead)), headroom, device_samples, device_rate, load)
-
-    best = plan(0)
-    if best.total > target:
-        raise UsageError(
-            f"--latency-ms {target_ms:g} is below what this model and device can reach here: "
-            f"{best.ms(best.total):.1f} ms at stride {stride} (model call {1000 * call_seconds:.1f} ms)"
-        )
-    for lookahead in range(1, min(max_lookahead, profile.n_frames - stride) + 1):  # the engine's limit
-        candidate = plan(lookahead)
-        if candidate.total > target:
-            break
-        best = candidate
-    return best
-
-
-def time_model_call(model, channels: int, repeats: int = 8) -> float:
-    """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
-    p = model.profile
-    x = np.zeros((model.rows_for(channels), p.n_bins, p.n_frames), dtype=np.float32)
-    for _ in range(2):
-        model.run(x)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model.run(x)
-        times.append(time.perf_counter() - t0)
-    return float(np.percentile(times, 75))
-
-
 @dataclass
 class LiveSetup:
     """A separator stream made for a device, with the plan that chose its stride and lookahead."""
@@ -504,6 +406,7 @@ class LiveSetup:
     plan: LatencyPlan
     call_seconds: float      # measured time of one model call (channels batched)
     stride_period: int       # device samples between model calls
+    calibration: Calibration  # per-block processing times the headroom was planned from
 
 
 def stream_error(devices: DeviceChoice, what: str, exc: Exception) -> DeviceError:
@@ -564,17 +467,21 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 1,
+    margin_blocks: int = 0,
     separator=None,
-    max_load: float = 0.5,
+    max_load: float = DEFAULT_MAX_LOAD,
+    calibration_seconds: float = CALIBRATION_SECONDS,
+    synthesis: str = "hann",
 ) -> LiveSetup:
-    """Load the model (or use ``separator``), time a model call, choose stride/lookahead, make the stream.
+    """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
 
-    With ``latency_ms`` the stride and lookahead come from :func:`plan_latency`;
-    otherwise ``stride``/``lookahead`` (default: the engine's defaults) are used
-    as given and the plan only reports what they cost.
+    The stride is the smallest the measured model call allows (:func:`choose_stride`)
+    unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
+    that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
+    The headroom comes from a calibration of the chosen stream on this machine
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
     """
-    from .separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator
+    from .separator import DEFAULT_LOOKAHEAD, Separator
 
     if latency_ms is not None and (stride is not None or lookahead is not None):
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
@@ -591,23 +498,28 @@ def build_live_stream(
     rate, channels = devices.samplerate, devices.channels
     call_seconds = time_model_call(sep.model, channels)
     device = probe_device_latency(devices, blocksize)
+    hop, model_rate = profile.hop_length, profile.sample_rate
 
-    def latency_of(s, la):
-        return sep.stream(rate, channels, stride=s, lookahead=la).latency
-
+    s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
+    la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
+    # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
+    # so one calibration at lookahead 0 serves every lookahead the planner tries.
+    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
     if latency_ms is not None:
-        plan = plan_latency(profile, call_seconds, latency_ms, rate, blocksize, latency_of, device, max_load, margin_blocks)
-    else:
-        s = DEFAULT_STRIDE if stride is None else stride
-        la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
-        stream = sep.stream(rate, channels, stride=s, lookahead=la)  # validates s and la
-        plan = LatencyPlan(
-            s, la, stream.latency, headroom_samples(s, profile.hop_length, profile.sample_rate, rate, blocksize, margin_blocks),
-            device, rate, call_seconds / (s * profile.hop_length / profile.sample_rate),
+        plan = plan_latency(
+            profile, call_seconds, latency_ms, rate, blocksize,
+            lambda st, lk: sep.stream(rate, channels, stride=st, lookahead=lk, synthesis=synthesis).latency,
+            calibration.need, device, max_load, margin_blocks,
         )
-    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead)
-    period = stride_samples(plan.stride, profile.hop_length, profile.sample_rate, rate)
-    return LiveSetup(sep, stream, plan, call_seconds, period)
+    else:
+        stream = sep.stream(rate, channels, stride=s, lookahead=la, synthesis=synthesis)  # validates s and la
+        plan = LatencyPlan(
+            s, la, stream.latency, headroom_samples(calibration.need, rate, blocksize, margin_blocks),
+            device, rate, stride_load(call_seconds, s, hop, model_rate),
+        )
+    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead, synthesis=synthesis)
+    period = stride_samples(plan.stride, hop, model_rate, rate)
+    return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,6 +933,11 @@ class LiveEngine:
             f"open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
             f"{self.channels} channels, block {self.blocksize}"
         )
+        # PortAudio's JACK host API aborts the process (an assertion in pa_jack's CleanUpStream) when the
+        # server goes away while a stream is being opened; a server already stopping is caught here instead,
+        # which leaves only the milliseconds between this check and the open.
+        if self.devices.hostapi == JACK_HOSTAPI_NAME and not jack_server_running():
+            raise DeviceError(f"cannot {what}: the JACK server stopped (start it again and retry)")
         try:
             with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
                 self._sd_stream = _open_stream(

@@ -206,15 +206,20 @@ class JackHarness:
         self._clients = []
 
 
-def noise_bursts(samplerate: int, channels: int, seconds: float = 2.0, burst_ms: float = 40.0, seed: int = 0) -> np.ndarray:
-    """The measurement signal, float32 (frames, channels): white-noise bursts at irregular spacing.
+def noise_bursts(
+    samplerate: int, channels: int, seconds: float = 2.0, burst_ms: float = 40.0, seed: int = 0, bed: float = 0.01,
+) -> np.ndarray:
+    """The measurement signal, float32 (frames, channels): white-noise bursts at irregular spacing over a noise bed.
 
     Broadband for a sharp correlation peak; irregular spacing so no lag but the
-    true one lines up more than one burst.
+    true one lines up more than one burst. The quiet continuous bed (``bed``
+    RMS, -40 dBFS by default) keeps the model running on every stride: the
+    engine skips the model for digital silence, so a signal of bursts in
+    silence would measure an idle worker, not the live load.
     """
     rng = np.random.default_rng(seed)
     n = int(seconds * samplerate)
-    x = np.zeros((n, channels), dtype=np.float32)
+    x = (bed * rng.standard_normal((n, channels))).astype(np.float32)
     burst = int(burst_ms * samplerate / 1000)
     starts = (np.array([0.10, 0.37, 0.71, 1.13, 1.52]) * n / 2.0).astype(int)
     for s in starts:
@@ -288,9 +293,10 @@ def measure_latency(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 1,
+    margin_blocks: int = 0,
     seconds: float = 2.0,
     separator=None,
+    synthesis: str = "hann",
 ) -> dict:
     """Measure the live engine's input-to-output latency through the running JACK server.
 
@@ -320,6 +326,7 @@ def measure_latency(
         blocksize=blocksize,
         margin_blocks=margin_blocks,
         separator=separator,
+        synthesis=synthesis,
     )
     engine = LiveEngine(
         setup.stream,
@@ -353,6 +360,7 @@ def measure_latency(
         "blocksize": blocksize,
         "stride": setup.plan.stride,
         "lookahead": setup.plan.lookahead,
+        "synthesis": synthesis,
         "measured_samples": lag,
         "measured_ms": lag * ms,
         "correlation": peak,
@@ -365,6 +373,8 @@ def measure_latency(
         "block_ms": blocksize * ms,
         "within_one_block": abs(lag - report["total_samples"]) <= blocksize,
         "model_call_ms": 1000 * setup.call_seconds,
+        "calibration": setup.calibration.describe(),
+        "calibration_block_ms_p999": 1000 * setup.calibration.p999,
         "callback_interval_ms_p50": float(np.percentile(intervals, 50) * 1000) if len(intervals) else float("nan"),
         "callback_interval_ms_p99": float(np.percentile(intervals, 99) * 1000) if len(intervals) else float("nan"),
         "callback_interval_ms_max": float(intervals.max() * 1000) if len(intervals) else float("nan"),

@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--stride", type=int, default=None, help="stream mode only: frames between model calls (default 4)")
     p.add_argument("--lookahead", default=None,
                    help="stream mode only: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
+    p.add_argument("--low-delay", action="store_true",
+                   help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
     p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
@@ -61,7 +63,7 @@ def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
 
 
 def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, fmt="wav",
-                  force=False, on_progress=None) -> FileResult:
+                  force=False, on_progress=None, synthesis="hann") -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
 
     name: the output folder under out_root (batch.expand_inputs chooses it), by default the input's stem.
@@ -91,7 +93,7 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
                 done = 0
                 if on_progress:
                     on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead, synthesis)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)
                     aw.write(accompaniment)
@@ -122,15 +124,18 @@ def run(args) -> int:
     if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
         raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
                          "its own centred windows: add --mode stream or drop them")
+    if args.mode == "offline" and args.low_delay:
+        raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
     separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
     args.stride = DEFAULT_STRIDE if args.stride is None else args.stride
     lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
+    synthesis = "low-delay" if args.low_delay else "hann"
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
-        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force)
+        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force, synthesis=synthesis)
         progress = _Progress(quiet=args.quiet)
 
         def on_result(kind, path, *payload):
@@ -150,7 +155,7 @@ def run(args) -> int:
             task = progress.start(path)
             try:
                 result = separate_file(separator, path, args.out, name=name, mode=args.mode, stride=args.stride, lookahead=lookahead,
-                                       fmt=args.fmt, force=args.force, on_progress=task)
+                                       fmt=args.fmt, force=args.force, on_progress=task, synthesis=synthesis)
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

@@ -56,6 +56,7 @@ def separate_blocks(
     mode: str = DEFAULT_MODE,
     stride: int = DEFAULT_STRIDE,
     lookahead: int = DEFAULT_LOOKAHEAD,
+    synthesis: str = "hann",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Separate a sequence of float (n, channels) blocks; yields aligned (vocals, accompaniment) blocks.
 
@@ -64,7 +65,7 @@ def separate_blocks(
     input. Only the stream's fixed-size state is held: memory does not grow
     with the input length.
     """
-    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead)
+    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead, synthesis)
     to_drop = stream.latency
     total_in = 0
     total_out = 0
@@ -91,9 +92,10 @@ def separate_blocks(
     assert total_out == total_in, (total_out, total_in)
 
 
-def make_stream(model, sample_rate, channels, mode, stride=DEFAULT_STRIDE, lookahead=DEFAULT_LOOKAHEAD) -> StreamSeparator:
+def make_stream(model, sample_rate, channels, mode, stride=DEFAULT_STRIDE, lookahead=DEFAULT_LOOKAHEAD,
+                synthesis: str = "hann") -> StreamSeparator:
     if mode == "stream":
-        return StreamSeparator(model, sample_rate, channels, stride, lookahead)
+        return StreamSeparator(model, sample_rate, channels, stride, lookahead, synthesis=synthesis)
     if mode == "offline":
         return offline_stream(model, sample_rate, channels)
     raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -121,12 +123,15 @@ class Separator:
         mode: str = DEFAULT_MODE,
         stride: int = DEFAULT_STRIDE,
         lookahead: int = DEFAULT_LOOKAHEAD,
+        synthesis: str = "hann",
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
         ``mode="stream"`` gives exactly what the live path outputs for this
         stride / lookahead (latency removed); ``"offline"`` uses centred,
-        overlapping windows and ignores stride and lookahead.
+        overlapping windows and ignores stride and lookahead. ``synthesis``
+        (stream mode): "hann", or "low-delay" for the asymmetric window pair
+        that cuts the STFT delay from n_fft - hop to one hop (engine/stft.py).
         """
         if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
             got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
@@ -140,7 +145,7 @@ class Separator:
         vocals = np.empty(x.shape, dtype=np.float32)
         accompaniment = np.empty(x.shape, dtype=np.float32)
         pos = 0
-        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead):
+        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead, synthesis):
             vocals[pos:pos + len(v)] = v
             accompaniment[pos:pos + len(a)] = a
             pos += len(v)
@@ -149,24 +154,26 @@ class Separator:
         return {"vocals": vocals, "accompaniment": accompaniment}
 
     def separate_blocks(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, mode: str = DEFAULT_MODE,
-                        stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                        stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
+                        synthesis: str = "hann") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Block-wise separate(): float (n, channels) blocks in, aligned float32 (vocals, accompaniment) blocks out.
 
         For files too long for memory (see :func:`separate_blocks`); blocks are
         not checked for NaN / Inf here (audio_io's reader does that).
         """
-        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead)
+        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead, synthesis)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
-               lookahead: int = DEFAULT_LOOKAHEAD) -> StreamSeparator:
+               lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann") -> StreamSeparator:
         """A live StreamSeparator for this model (process / flush / reset / latency); stereo unless ``channels`` says.
 
         ``process(block)`` takes float (frames, channels) blocks of any size, or
         (frames,) when channels is 1, and returns ``{"vocals", "accompaniment"}``
         arrays of the same shape, delayed by ``latency`` samples; ``flush()``
-        returns the last ``latency`` samples the same way.
+        returns the last ``latency`` samples the same way. ``synthesis="low-delay"``:
+        the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
-        return StreamSeparator(self.model, sample_rate, channels, stride, lookahead)
+        return StreamSeparator(self.model, sample_rate, channels, stride, lookahead, synthesis=synthesis)
 
     def lookahead_frames(self, ms: float) -> int:
         """Milliseconds of look-ahead -> frames for this model (rounded up)."""

@@ -15,7 +15,8 @@ n_bins by repeating the top bin (no band cutoff).
 
 Latency (model-rate samples, no resampling)::
 
-    (n_fft - hop)                        STFT/ISTFT alignment delay
+    (n_fft - hop)                        STFT/ISTFT alignment delay (hop with synthesis="low-delay",
+                                         the asymmetric window pair of engine/stft.py)
     + (lookahead + stride - 1) * hop     waiting for newer frames and for the stride
     + (hop - 1)                          sample-accurate blocks: a hop's output is final
                                          only once its last input sample has arrived
@@ -164,7 +165,7 @@ class MaskingCore:
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False):
+                 pipelined: bool = False, synthesis: str = "hann"):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -176,7 +177,11 @@ class MaskingCore:
         self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
-        self.align = self.n_fft - self.hop
+        # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
+        # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
+        self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
+        self.low_delay = synthesis != "hann"
+        self.align = self._synth.delay
         self.holdback = ((2 if pipelined else 1) * self.frames_per_call + lookahead) * self.hop - 1
         s = self.frames_per_call
         self._worker = self._running = None
@@ -185,16 +190,18 @@ class MaskingCore:
 
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
             weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
-        self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s)
-        self._synth = OlaSynthesizer(self.n_fft, self.hop, channels)
+        self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s, self._synth.analysis_window if self.low_delay else None)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
         self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex64)
         direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
         self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
         self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
-        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction).astype(np.complex64)
+        # (the overlap gain correction of a fractional shift is Hann's; the low-delay pair builds the shift
+        # into its synthesis window instead)
+        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction, hann=not self.low_delay).astype(np.complex64)
         self.reset()
 
     def reset(self) -> None:
@@ -213,7 +220,8 @@ class MaskingCore:
         """x: float32 (n, channels); finished vocals, float32 (m, channels), go to sink(array)."""
         s = self.frames_per_call
         while len(x):
-            used, frames = self._analyzer.push(x, self._new[self._pending:s])
+            used, frames = self._analyzer.push(
+                x, self._new[self._pending:s], None if self._new_masked is None else self._new_masked[self._pending:s])
             x = x[used:]
             self._pending += frames
             if self._pending == s:
@@ -271,6 +279,8 @@ class MaskingCore:
         """
         s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
         _append_frames(self._new, self.n_bins, self._mag, self._cplx)
+        if self._new_masked is not None:  # the masked spectra come from the low-delay analysis window
+            self._cplx[self._cplx.shape[0] - s:] = self._new_masked
         self._frames_seen += s
         needed = sorted(b for b, _, count, hist_first, _ in self._emitted_frames(self._frames_seen - 1)
                         if not _frames_silent(self._cplx, hist_first, count))
@@ -302,7 +312,7 @@ class MaskingCore:
         return emitted
 
 
-def _fractional_delay_phasor(n_fft: int, delay: float) -> np.ndarray:
+def _fractional_delay_phasor(n_fft: int, delay: float, hann: bool = True) -> np.ndarray:
     """complex128 (n_fft//2+1,): exp(-j w delay), scaled to undo the Hann^2 overlap gain change of a shift.
 
     A linear phase circularly shifts each windowed frame by ``delay`` samples;
@@ -311,7 +321,7 @@ def _fractional_delay_phasor(n_fft: int, delay: float) -> np.ndarray:
     """
     k = np.arange(n_fft // 2 + 1)
     phasor = np.exp(-2j * np.pi * k * delay / n_fft)
-    if delay:
+    if delay and hann:
         phasor *= 3.0 / (2.0 + np.cos(2 * np.pi * delay / n_fft))
     return phasor
 
@@ -343,7 +353,7 @@ class StreamSeparator:
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False):
+                 pipelined: bool = False, synthesis: str = "hann"):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead)
         self.model = model
@@ -352,10 +362,12 @@ class StreamSeparator:
         self.channels = int(channels)
         self.stride = int(stride)
         self.lookahead = int(lookahead)
+        self.synthesis = synthesis
         rate = profile.sample_rate
         if self.sample_rate == rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
+                                     synthesis=synthesis)
             align, prefill = self._core.align, self._core.holdback
         else:
             from .resample import StreamResampler
@@ -363,11 +375,11 @@ class StreamSeparator:
             host = self.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
             self._down = StreamResampler(rate, host, self.channels)
-            base_align = profile.n_fft - profile.hop_length
+            base_align = (profile.n_fft if synthesis == "hann" else 2 * profile.hop_length) - profile.hop_length
             # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined, synthesis)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)

@@ -7,6 +7,7 @@ records its output ports. Every live run here is a few seconds long.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import numpy as np
@@ -21,11 +22,10 @@ from vocalex.engine.live import (
     LiveEngine,
     LiveRecorder,
     build_live_stream,
-    headroom_samples,
-    plan_latency,
     resolve_devices,
     stem_gains,
 )
+from vocalex.engine.live_plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.engine.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
 from vocalex.engine.ringbuffer import SpscRing
@@ -81,21 +81,48 @@ def _latency_of(stride, lookahead):  # the engine's formula at the model rate (n
     return 768 + (lookahead + stride - 1) * 256 + 255
 
 
+def test_headroom_covers_the_need_in_whole_blocks():
+    block = 256 / 44100  # 5.8 ms
+    assert headroom_samples(0.0, 44100, 256) == 256               # at least one block
+    assert headroom_samples(0.9 * block, 44100, 256) == 256
+    assert headroom_samples(1.1 * block, 44100, 256) == 512
+    assert headroom_samples(1.1 * block, 44100, 256, margin_blocks=2) == 4 * 256
+
+
 def test_plan_picks_smallest_stride_within_load_and_fills_budget_with_lookahead():
     p = _profile()
     # a 10 ms call: stride 1 (5.8 ms) and 3 (17.4 ms) exceed 50% load, stride 4 (23.2 ms) fits
-    plan = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, device_samples=512)
+    assert choose_stride(0.010, p) == 4
+    plan = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512)
     assert plan.stride == 4
-    assert plan.headroom == headroom_samples(4, 256, 44100, 44100, 256) == 5 * 256
+    assert plan.headroom == 3 * 256  # 12 ms needs 3 blocks of 5.8 ms, not the whole stride
     assert plan.total <= 150.0 * 44.1
-    bigger = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, device_samples=512, max_lookahead=plan.lookahead + 1)
+    bigger = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512,
+                          max_lookahead=plan.lookahead + 1)
     assert bigger.lookahead == plan.lookahead  # one more frame of lookahead would not fit
     assert _latency_of(4, plan.lookahead + 1) + plan.headroom + 512 > 150.0 * 44.1
 
 
 def test_plan_refuses_an_unreachable_target_with_the_reachable_one():
     with pytest.raises(UsageError, match="below what this model and device can reach"):
-        plan_latency(_profile(), 0.010, 20.0, 44100, 256, _latency_of, device_samples=512)
+        plan_latency(_profile(), 0.010, 20.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512)
+
+
+def test_calibration_times_the_real_stream_and_leaves_it_as_new(tiny_model):
+    sep = Separator.load(tiny_model, threads=1)
+    stream = sep.stream(44100, 2, stride=2, lookahead=0)
+    cal = calibrate(stream, 256, seconds=1.0)
+    assert cal.blocks == round(44100 / 256)
+    assert 0 < cal.p50 <= cal.p99 <= cal.p999 <= cal.max
+    assert cal.need == pytest.approx(SAFETY * cal.p999 + WAKE_UP_S)
+    # blocks that complete a stride run the model: the slowest ones are well above the median
+    assert cal.max > 1.5 * cal.p50
+    # the stream is reset: it separates exactly as a fresh one does
+    x = np.random.default_rng(1).standard_normal((3000, 2)).astype(np.float32) * 0.1
+    fresh = sep.stream(44100, 2, stride=2, lookahead=0)
+    a, b = stream.process(x), fresh.process(x)
+    for stem in a:
+        np.testing.assert_array_equal(a[stem], b[stem])
 
 
 # -- live runs on the JACK server ---------------------------------------------------------------
@@ -120,10 +147,14 @@ def _demo_excerpt(samplerate, seconds=3.0):
     return audio
 
 
-def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path):
+@pytest.mark.parametrize("synthesis", ["hann", "low-delay"])
+def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path, synthesis):
     """A known mix through the live input: the output equals `separate(mode="stream")`, aligned."""
     sr = devices.samplerate
-    setup = build_live_stream(devices, separator=separator)  # the defaults of `vocalex live`
+    # The defaults of `vocalex live`, plus two blocks of margin: this test's subject is that the output
+    # equals stream mode, and the suite may run on a busy machine; whether the calibrated headroom alone
+    # suffices is measured over minutes by benchmarks/bench_live.py, not asserted in a few seconds here.
+    setup = build_live_stream(devices, separator=separator, margin_blocks=2, synthesis=synthesis)
     recorder = LiveRecorder(tmp_path / "rec", sr, devices.channels)
     engine = LiveEngine(
         setup.stream, devices, gains=stem_gains("accompaniment"), headroom=setup.plan.headroom,
@@ -145,7 +176,8 @@ def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, 
 
     # Offline stream mode over the captured input (same frame grid as the live stream, which
     # started at the first captured frame) is what the engine must have played, H + L later.
-    offline = separator.separate(captured, sr, mode="stream", stride=setup.plan.stride, lookahead=setup.plan.lookahead)
+    offline = separator.separate(captured, sr, mode="stream", stride=setup.plan.stride, lookahead=setup.plan.lookahead,
+                                 synthesis=synthesis)
     delay = engine.headroom + engine.algorithmic
     np.testing.assert_allclose(played[delay:], offline["accompaniment"][: len(played) - delay], atol=2e-5)
 
@@ -260,7 +292,8 @@ def test_cli_runs_for_a_duration_and_records_atomically(jack_server, tiny_model,
     argv = ["live", "--model", str(tiny_model), "--duration", "1", "--record", str(rec), "--keep", "vocals"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "stride 4 frames, lookahead 0 frames: latency" in out and "stopped:" in out
+    assert re.search(r"stride \d+ frames, lookahead 0 frames: latency", out) and "stopped:" in out
+    assert "calibration: " in out and "p99.9" in out
     inp, sr = sf.read(rec / "input.wav")
     outp, _ = sf.read(rec / "output.wav")
     assert inp.shape == outp.shape and len(inp) >= 0.8 * sr

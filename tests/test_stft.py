@@ -68,3 +68,12 @@ def test_bad_stft_arguments():
         OlaSynthesizer(1023, 256, 1)
     with pytest.raises(UsageError, match="channels"):
         OlaSynthesizer(1024, 256, 0)
+
+
+def test_low_delay_pair_overlap_adds_to_one_within_two_hops():
+    from vocalex.engine.stft import low_delay_windows
+
+    analysis, synthesis, support = low_delay_windows(1024, 256)
+    assert support == 512 and not synthesis[: 1024 - 512].any()
+    np.testing.assert_allclose(overlap_weight(analysis, 256, synthesis), 1.0, atol=1e-12)
+    assert analysis.max() <= 1.0 and synthesis.max() <= 1.0 + 1e-12  # no gain blown up where the analysis is small

@@ -1,0 +1,217 @@
+"""How long the live path waits, and why: the stride and the compute headroom, planned from measurement.
+
+What a listener hears is delayed by three parts (device samples):
+
+* ``algorithmic`` L: the separator's own latency (``stream.latency``): the STFT
+  window, the wait for the end of a stride, the lookahead, the hop hold and the
+  resamplers;
+* ``headroom`` H: how long the worker may take to turn a device block into
+  output. Block k arrives in callback k and its output is due in callback
+  k + H / blocksize, so the worker has H samples of time for it;
+* ``device``: what the audio server and PortAudio buffer on the way in and out.
+
+H is planned from a **calibration**: before the stream opens, the real
+separator stream (same model, stride, lookahead, rate, channels and block size)
+processes a few seconds of noise block by block and each block's processing
+time is measured. The slowest blocks are the ones that complete a stride and
+pay for the model call, so the p99.9 of those times, with a safety factor and
+a wake-up allowance for the worker thread, is what H must cover, rounded up to
+whole device blocks. Earlier versions kept one whole stride (plus a block) of
+headroom whatever the call cost; measuring lets a 5 ms model call on a 23 ms
+stride cost 2 blocks instead of 5.
+
+The stride is the smallest whose model load (median block time summed over a
+stride / the stride's duration) stays within ``max_load``: a larger stride only
+adds waiting, while a smaller one would leave the worker no time to catch up
+after a slow call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UsageError
+
+# need = SAFETY * p99.9 + WAKE_UP_S: the p99.9 of a few seconds of blocks is close to their maximum, and the live
+# worker shares the GIL and two cores with the audio callback, the meter and the OS; measured here the live
+# per-block p99 ran 10-30 % above the calibration's, hence 1.5x, and the worker polls its ring every <= 1 ms.
+SAFETY = 1.5
+WAKE_UP_S = 0.001
+CALIBRATION_SECONDS = 3.0   # audio processed (as fast as possible) to measure block times: ~1 s of wall time
+DEFAULT_MAX_LOAD = 0.5
+
+
+def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:
+    """Device samples between two model calls: stride hops at the model rate, converted to the device rate."""
+    return math.ceil(stride * hop * device_rate / model_rate)
+
+
+def headroom_samples(need_seconds: float, device_rate: int, blocksize: int, margin_blocks: int = 0) -> int:
+    """The compute headroom H in device samples: ``need_seconds`` rounded up to whole blocks (at least one), plus margin blocks."""
+    blocks = max(1, math.ceil(need_seconds * device_rate / blocksize - 1e-9))
+    return (blocks + margin_blocks) * blocksize
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-block processing times of the live worker's separator stream, measured on this machine (seconds)."""
+
+    blocks: int
+    blocksize: int
+    p50: float
+    p99: float
+    p999: float
+    max: float
+    mean: float
+
+    @property
+    def need(self) -> float:
+        """Seconds of headroom the worker needs: SAFETY x p99.9 + the worker's wake-up allowance."""
+        return SAFETY * self.p999 + WAKE_UP_S
+
+    def describe(self) -> str:
+        ms = 1000.0
+        return (
+            f"calibration: {self.blocks} blocks of {self.blocksize} processed, per block p50 {ms * self.p50:.2f} ms, "
+            f"p99 {ms * self.p99:.2f} ms, p99.9 {ms * self.p999:.2f} ms, max {ms * self.max:.2f} ms; "
+            f"headroom covers {ms * self.need:.1f} ms ({SAFETY:g} x p99.9 + {ms * WAKE_UP_S:g} ms)"
+        )
+
+
+def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed: int = 0) -> Calibration:
+    """Time ``stream.process`` block by block on ``seconds`` of noise, after a warm-up; the stream is reset after.
+
+    stream: a StreamSeparator made exactly as the live one (it is used up and reset).
+    The warm-up covers the separator's latency and two strides, so that
+    numba's kernels, ONNX Runtime's first runs and the model-call blocks are
+    all past before timing starts.
+    """
+    rate, channels = stream.sample_rate, stream.channels
+    rng = np.random.default_rng(seed)
+    block = np.empty((blocksize, channels), dtype=np.float32)
+    warm = -(-(int(stream.latency) + 2 * blocksize + rate // 10) // blocksize)
+    n = max(1, round(seconds * rate / blocksize))
+    noise = (0.1 * rng.standard_normal((n + warm, blocksize, channels))).astype(np.float32)
+    times = np.empty(n)
+    for i in range(warm):
+        np.copyto(block, noise[i])
+        stream.process(block)
+    for i in range(n):
+        np.copyto(block, noise[warm + i])
+        t0 = time.perf_counter()
+        stream.process(block)
+        times[i] = time.perf_counter() - t0
+    stream.reset()
+    return Calibration(
+        blocks=n, blocksize=blocksize,
+        p50=float(np.percentile(times, 50)), p99=float(np.percentile(times, 99)),
+        p999=float(np.percentile(times, 99.9)), max=float(times.max()), mean=float(times.mean()),
+    )
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """Stride and lookahead for a live run, and what each part of the delay costs (device samples)."""
+
+    stride: int
+    lookahead: int
+    algorithmic: int      # separator latency L: overlap-add, stride, lookahead, hop hold, resampling
+    headroom: int         # compute headroom H
+    device: int           # device/server buffering (input + output) as reported
+    samplerate: int
+    load: float           # worker time per stride / stride duration (median block times)
+
+    @property
+    def total(self) -> int:
+        return self.algorithmic + self.headroom + self.device
+
+    def ms(self, samples: int) -> float:
+        return 1000.0 * samples / self.samplerate
+
+    def describe(self) -> str:
+        return (
+            f"stride {self.stride} frames, lookahead {self.lookahead} frames: latency {self.ms(self.total):.1f} ms = "
+            f"algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom {self.ms(self.headroom):.1f} ms + "
+            f"device buffers {self.ms(self.device):.1f} ms (model load {100 * self.load:.0f}%)"
+        )
+
+
+def stride_load(call_seconds: float, stride: int, hop: int, model_rate: int) -> float:
+    """Model load at ``stride``: one call's time over the stride's duration."""
+    return call_seconds / (stride * hop / model_rate)
+
+
+def choose_stride(call_seconds: float, profile, max_load: float = DEFAULT_MAX_LOAD, max_stride: int = 64) -> int:
+    """The smallest stride whose model load stays within ``max_load``; UsageError if none does."""
+    hop, rate = profile.hop_length, profile.sample_rate
+    for stride in range(1, min(max_stride, profile.n_frames) + 1):
+        if stride_load(call_seconds, stride, hop, rate) <= max_load:
+            return stride
+    raise UsageError(
+        f"the model is too slow for live use here: one call takes {1000 * call_seconds:.1f} ms, "
+        f"more than {100 * max_load:.0f}% of even a {min(max_stride, profile.n_frames)}-frame stride"
+    )
+
+
+def plan_latency(
+    profile,
+    call_seconds: float,
+    target_ms: float,
+    device_rate: int,
+    blocksize: int,
+    latency_of,
+    need_seconds: float,
+    device_samples: int = 0,
+    max_load: float = DEFAULT_MAX_LOAD,
+    margin_blocks: int = 0,
+    max_stride: int = 64,
+    max_lookahead: int = 64,
+) -> LatencyPlan:
+    """The best-quality stride and lookahead whose total latency fits ``target_ms``.
+
+    profile: the model's ModelProfile; call_seconds: one model call's time
+    (for the load); need_seconds: what the headroom must cover (a
+    :class:`Calibration`'s ``need``); latency_of(stride, lookahead) -> the
+    separator's latency in device samples. The stride is :func:`choose_stride`'s;
+    the lookahead, which is what buys quality, is then the largest that keeps
+    algorithmic + headroom + device within the target. Raises UsageError naming
+    the lowest reachable latency when none fits.
+    """
+    stride = choose_stride(call_seconds, profile, max_load, max_stride)
+    load = stride_load(call_seconds, stride, profile.hop_length, profile.sample_rate)
+    headroom = headroom_samples(need_seconds, device_rate, blocksize, margin_blocks)
+    target = target_ms * device_rate / 1000.0
+
+    def plan(lookahead):
+        return LatencyPlan(stride, lookahead, int(latency_of(stride, lookahead)), headroom, device_samples, device_rate, load)
+
+    best = plan(0)
+    if best.total > target:
+        raise UsageError(
+            f"--latency-ms {target_ms:g} is below what this model and device can reach here: "
+            f"{best.ms(best.total):.1f} ms at stride {stride} (model call {1000 * call_seconds:.1f} ms)"
+        )
+    for lookahead in range(1, min(max_lookahead, profile.n_frames - stride) + 1):  # the engine's limit
+        candidate = plan(lookahead)
+        if candidate.total > target:
+            break
+        best = candidate
+    return best
+
+
+def time_model_call(model, channels: int, repeats: int = 8) -> float:
+    """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
+    p = model.profile
+    x = np.zeros((model.rows_for(channels), p.n_bins, p.n_frames), dtype=np.float32)
+    for _ in range(2):
+        model.run(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model.run(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.percentile(times, 75))
