@@ -28,6 +28,8 @@ def register(sub) -> None:
                    help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
     p.add_argument("--stride", type=int, default=4, help="stream mode: frames between model calls (default 4)")
     p.add_argument("--lookahead", default="0", help="stream mode: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
+    p.add_argument("--wiener", action="store_true",
+                   help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
     p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
@@ -53,7 +55,7 @@ def output_paths(input_path: Path, out_root: Path, fmt: str) -> dict:
     return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
 
 
-def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, lookahead=0, fmt="wav",
+def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, lookahead=0, wiener=False, fmt="wav",
                   force=False, on_progress=None) -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
 
@@ -83,7 +85,7 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
                 done = 0
                 if on_progress:
                     on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead, wiener)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)
                     aw.write(accompaniment)
@@ -114,10 +116,12 @@ def run(args) -> int:
     lookahead = parse_lookahead(args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
+        if args.wiener:
+            raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
-        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force)
+        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, wiener=args.wiener, fmt=args.fmt, force=args.force)
         progress = _Progress(quiet=args.quiet)
 
         def on_result(kind, path, *payload):
@@ -137,7 +141,7 @@ def run(args) -> int:
             task = progress.start(path)
             try:
                 result = separate_file(separator, path, args.out, mode=args.mode, stride=args.stride, lookahead=lookahead,
-                                       fmt=args.fmt, force=args.force, on_progress=task)
+                                       wiener=args.wiener, fmt=args.fmt, force=args.force, on_progress=task)
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

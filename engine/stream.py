@@ -200,11 +200,14 @@ class MaskingCore:
     call (used by the offline mode). ``pipelined`` runs each model call in a
     worker thread while the next input is analysed and the previous output
     synthesised, at the price of one more call's worth of holdback (offline mode:
-    throughput counts, latency is removed afterwards).
+    throughput counts, latency is removed afterwards). ``wiener_iterations`` > 0
+    refines each call's vocals by multichannel Wiener filtering over that call's
+    output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
+    spans seconds of frames to estimate the spatial covariance from).
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False):
+                 pipelined: bool = False, wiener_iterations: int = 0):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -237,6 +240,13 @@ class MaskingCore:
         self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction).astype(np.complex64)
         self._scratch = np.zeros(self.n_bins - self.n_bins // 2, dtype=np.float32)
         self._high_gain = high_band_gain(self.n_freqs, self.n_bins)
+        self.wiener_iterations = int(wiener_iterations)
+        if self.wiener_iterations:
+            # The filter needs the plain estimate without the delay phasor and the mixture frames it came from.
+            self._mask_phasor = np.ones(self.n_freqs, dtype=np.complex64)
+            self._mix_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        else:
+            self._mask_phasor = self._phasor
         self.reset()
 
     def reset(self) -> None:
@@ -271,6 +281,7 @@ class MaskingCore:
         batch, needed = self._append_and_batch()
         mask = self.model.run(batch) if needed else None
         emitted = self._mask_frames(mask, needed)
+        self._refine(emitted)
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
@@ -290,6 +301,7 @@ class MaskingCore:
             emitted = self._mask_frames(running.result() if needed else None, needed)
         batch, needed = self._append_and_batch()
         self._running = (self._worker.submit(self.model.run, batch) if needed else None, needed)
+        self._refine(emitted)  # while the model runs: the frames it needs were copied out by _mask_frames
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
@@ -337,12 +349,23 @@ class MaskingCore:
         for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
             if b in needed:
                 row0 = needed.index(b) * self.rows
-                _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._phasor, self._vocal_spec, emitted,
+                _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._mask_phasor, self._vocal_spec, emitted,
                                 self._scratch, self._high_gain)
             else:
                 self._vocal_spec[emitted:emitted + count] = 0.0
+            if self.wiener_iterations:
+                self._mix_spec[emitted:emitted + count] = self._cplx[hist_first:hist_first + count]
             emitted += count
         return emitted
+
+    def _refine(self, emitted: int) -> None:
+        """With Wiener filtering on: replace the plain masked frames in _vocal_spec by the filtered ones, phasor applied."""
+        if not self.wiener_iterations or not emitted:
+            return
+        from .wiener import wiener_vocals
+
+        vocals = wiener_vocals(self._mix_spec[:emitted], self._vocal_spec[:emitted], self.wiener_iterations)
+        np.multiply(vocals, self._phasor, out=self._vocal_spec[:emitted])
 
 
 def _fractional_delay_phasor(n_fft: int, delay: float) -> np.ndarray:
@@ -385,7 +408,7 @@ class StreamSeparator:
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False):
+                 pipelined: bool = False, wiener_iterations: int = 0):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead)
         self.model = model
@@ -397,7 +420,8 @@ class StreamSeparator:
         rate = profile.sample_rate
         if self.sample_rate == rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
+                                     wiener_iterations=wiener_iterations)
             align, prefill = self._core.align, self._core.holdback
         else:
             from .resample import StreamResampler
@@ -409,7 +433,8 @@ class StreamSeparator:
             # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
+                                     wiener_iterations)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)

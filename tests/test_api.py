@@ -107,6 +107,7 @@ def test_api_and_cli_defaults_have_not_drifted_apart():
     api = inspect.signature(Separator.separate).parameters
     live = inspect.signature(Separator.stream).parameters
     assert cli.mode == api["mode"].default
+    assert cli.wiener is api["wiener"].default is False
     assert cli.stride == api["stride"].default == live["stride"].default
     assert int(cli.lookahead) == api["lookahead"].default == live["lookahead"].default
     assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
