@@ -1,6 +1,6 @@
 """The README's latency and speed numbers for one model and provider, plus the compute-time histogram.
 
-    python3 benchmarks/bench_cpu.py [--model M.onnx] [--provider cpu|cuda] [--threads N] [SONG]
+    python3 benchmarks/bench_cpu.py [--model M.onnx] [--provider cpu|cuda] [--threads N] [--wiener] [SONG]
 
 Runs ``vocalex bench`` in-process (default song: the bundled 30 s demo) and writes
 benchmarks/results/bench_<provider>.json and compute_hist_<provider>.png. On a GPU machine run it
@@ -24,6 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--stride", type=int, default=None)
     p.add_argument("--lookahead", type=int, default=None)
     p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--wiener", action="store_true", help="also time offline mode with Wiener filtering")
     args = p.parse_args(argv)
 
     from vocalex.evaluation.bench_cli import bench, print_report
@@ -31,7 +32,8 @@ def main(argv=None) -> int:
     from vocalex.evaluation.plots import plot_compute_histogram
 
     results = bench(song=args.song, model=args.model, provider=args.provider, threads=args.threads,
-                    stride=args.stride, lookahead=args.lookahead, seconds=args.seconds)
+                    stride=args.stride, lookahead=args.lookahead, seconds=args.seconds,
+                    wiener=args.wiener)
     print_report(results)
     write_json(results, RESULTS / f"bench_{args.provider}.json")
     out = RESULTS / f"compute_hist_{args.provider}.png"

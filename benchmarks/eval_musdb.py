@@ -1,8 +1,8 @@
 """The README's quality table: vocalex (offline and stream) and every baseline on the MUSDB18-7s validation clips.
 
-    python3 benchmarks/eval_musdb.py [--model M.onnx] [--data DIR] [--museval] [--limit N]
+    python3 benchmarks/eval_musdb.py [--model M.onnx] [--data DIR] [--wiener] [--museval] [--limit N]
 
-Runs ``vocalex eval DATA --split valid --mode both --baselines`` in-process (same clips, same metric
+Runs ``vocalex eval DATA --split valid --mode both --baselines [--wiener]`` in-process (same clips, same metric
 for every system) and writes benchmarks/results/eval_musdb_valid.json; prints the table.
 """
 
@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     p.add_argument("--stride", type=int, default=None)
     p.add_argument("--lookahead", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--wiener", action="store_true", help="also offline mode with multichannel Wiener filtering")
     p.add_argument("--museval", action="store_true", help="also BSSEval v4 (slow: about 1 s per clip and system)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", default=str(RESULTS / "eval_musdb_valid.json"))
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
 
     from vocalex.evaluation.eval_cli import evaluate, print_table
 
-    results = evaluate(args.data, split=args.split, mode="both", baselines=True, museval=args.museval,
+    results = evaluate(args.data, split=args.split, mode="both", wiener=args.wiener, baselines=True, museval=args.museval,
                        model=args.model, threads=args.threads, stride=args.stride, lookahead=args.lookahead,
                        limit=args.limit, progress=True)
     print_table(results)

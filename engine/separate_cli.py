@@ -37,6 +37,8 @@ def register(sub) -> None:
                    help="stream mode only: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
     p.add_argument("--low-delay", action="store_true",
                    help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
+    p.add_argument("--wiener", action="store_true",
+                   help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
     p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
@@ -62,7 +64,7 @@ def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
     return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
 
 
-def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, fmt="wav",
+def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, wiener=False, fmt="wav",
                   force=False, on_progress=None, synthesis="hann") -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
 
@@ -93,7 +95,8 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
                 done = 0
                 if on_progress:
                     on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead, synthesis)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead,
+                                         wiener=wiener, synthesis=synthesis)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)
                     aw.write(accompaniment)
@@ -131,11 +134,14 @@ def run(args) -> int:
     lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
+        if args.wiener:
+            raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     synthesis = "low-delay" if args.low_delay else "hann"
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
-        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, fmt=args.fmt, force=args.force, synthesis=synthesis)
+        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, wiener=args.wiener, fmt=args.fmt,
+                       force=args.force, synthesis=synthesis)
         progress = _Progress(quiet=args.quiet)
 
         def on_result(kind, path, *payload):
@@ -155,7 +161,7 @@ def run(args) -> int:
             task = progress.start(path)
             try:
                 result = separate_file(separator, path, args.out, name=name, mode=args.mode, stride=args.stride, lookahead=lookahead,
-                                       fmt=args.fmt, force=args.force, on_progress=task, synthesis=synthesis)
+                                       wiener=args.wiener, fmt=args.fmt, force=args.force, on_progress=task, synthesis=synthesis)
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

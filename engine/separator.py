@@ -56,6 +56,7 @@ def separate_blocks(
     mode: str = DEFAULT_MODE,
     stride: int = DEFAULT_STRIDE,
     lookahead: int = DEFAULT_LOOKAHEAD,
+    wiener: bool = False,
     synthesis: str = "hann",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Separate a sequence of float (n, channels) blocks; yields aligned (vocals, accompaniment) blocks.
@@ -65,7 +66,7 @@ def separate_blocks(
     input. Only the stream's fixed-size state is held: memory does not grow
     with the input length.
     """
-    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead, synthesis)
+    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead, wiener, synthesis)
     to_drop = stream.latency
     total_in = 0
     total_out = 0
@@ -93,11 +94,15 @@ def separate_blocks(
 
 
 def make_stream(model, sample_rate, channels, mode, stride=DEFAULT_STRIDE, lookahead=DEFAULT_LOOKAHEAD,
-                synthesis: str = "hann") -> StreamSeparator:
+                wiener: bool = False, synthesis: str = "hann") -> StreamSeparator:
     if mode == "stream":
+        if wiener:
+            # A stream call covers `stride` frames (tens of ms): too few to estimate a spatial covariance from,
+            # and the live path's budget has no room for it.
+            raise UsageError("Wiener filtering is an offline-mode option; stream mode does not support it")
         return StreamSeparator(model, sample_rate, channels, stride, lookahead, synthesis=synthesis)
     if mode == "offline":
-        return offline_stream(model, sample_rate, channels)
+        return offline_stream(model, sample_rate, channels, wiener=wiener)
     raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
 
 
@@ -123,15 +128,18 @@ class Separator:
         mode: str = DEFAULT_MODE,
         stride: int = DEFAULT_STRIDE,
         lookahead: int = DEFAULT_LOOKAHEAD,
+        wiener: bool = False,
         synthesis: str = "hann",
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
         ``mode="stream"`` gives exactly what the live path outputs for this
         stride / lookahead (latency removed); ``"offline"`` uses centred,
-        overlapping windows and ignores stride and lookahead. ``synthesis``
-        (stream mode): "hann", or "low-delay" for the asymmetric window pair
-        that cuts the STFT delay from n_fft - hop to one hop (engine/stft.py).
+        overlapping windows and ignores stride and lookahead. ``wiener=True``
+        (offline only) refines the vocals by multichannel Wiener filtering
+        (:mod:`vocalex.engine.wiener`); the stems still sum to the input.
+        ``synthesis`` (stream mode): "hann", or "low-delay" for the asymmetric
+        window pair that cuts the STFT delay from n_fft - hop to one hop (engine/stft.py).
         """
         if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
             got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
@@ -145,7 +153,7 @@ class Separator:
         vocals = np.empty(x.shape, dtype=np.float32)
         accompaniment = np.empty(x.shape, dtype=np.float32)
         pos = 0
-        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead, synthesis):
+        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead, wiener, synthesis):
             vocals[pos:pos + len(v)] = v
             accompaniment[pos:pos + len(a)] = a
             pos += len(v)
@@ -155,13 +163,13 @@ class Separator:
 
     def separate_blocks(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, mode: str = DEFAULT_MODE,
                         stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
-                        synthesis: str = "hann") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                        wiener: bool = False, synthesis: str = "hann") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Block-wise separate(): float (n, channels) blocks in, aligned float32 (vocals, accompaniment) blocks out.
 
         For files too long for memory (see :func:`separate_blocks`); blocks are
         not checked for NaN / Inf here (audio_io's reader does that).
         """
-        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead, synthesis)
+        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead, wiener, synthesis)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
                lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann") -> StreamSeparator:

@@ -47,6 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--block", type=int, default=STREAM_BLOCK, help=f"stream mode: host block size (default {STREAM_BLOCK})")
     p.add_argument("--seconds", type=float, default=None, help="use only the first SECONDS of the song")
     p.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--wiener", action="store_true", help="also time offline mode with multichannel Wiener filtering")
     p.add_argument("--live", action="store_true", help="also measure end-to-end latency through JACK by loopback")
     p.add_argument("--start-server", action="store_true",
                    help="with --live: start a private JACK dummy server for the measurement (no sound card needed)")
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         host_rate=args.rate,
         block=args.block,
         seconds=args.seconds,
+        wiener=args.wiener,
     )
     if live is not None:
         results["live"] = live
@@ -227,7 +229,7 @@ def latency_budget(separator, host_rate: int, channels: int, stride=None, lookah
 
 
 def bench(song=None, model=None, provider="cpu", threads=None, stride=None, lookahead=None,
-          host_rate=None, block=STREAM_BLOCK, seconds=None) -> dict:
+          host_rate=None, block=STREAM_BLOCK, seconds=None, wiener=False) -> dict:
     """Run the three measurements; returns the JSON-ready dict (schema in tests/test_bench_cli.py)."""
     from vocalex.engine import Separator
 
@@ -277,6 +279,10 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     }
     offline["model_s"] = model_s  # inside separate_s, overlapped with STFT work: not a stage of its own
     offline["model_calls"] = len(timed.calls)
+    extra = {}
+    if wiener:  # the same pipeline with the filter on: what --wiener costs
+        extra["offline_wiener"] = time_file_pipeline(lambda x, sr: separator.separate(x, sr, mode="offline", wiener=True),
+                                                     song, seconds)
 
     return {
         "schema": "vocalex.bench/1",
@@ -298,6 +304,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
         },
         "offline": offline,
         "compute_times_ms": [1000.0 * t for t in stream_calls],
+        **extra,
     }
 
 
@@ -351,4 +358,6 @@ def print_report(results: dict) -> None:
         if stage == "separate_s":
             t.add_row("    of which ONNX Runtime (worker thread, overlapped with the STFT)",
                       f"{off['model_s']:.3f} s ({off['model_calls']} calls)")
+    if "offline_wiener" in results:
+        t.add_row("offline + Wiener filter (--wiener), whole pipeline", f"{results['offline_wiener']['x_realtime']:.1f}x real time")
     console.print(t)

@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--split", choices=SPLIT_CHOICES, default="auto",
                    help="tracks to score; auto = the validation split for MUSDB18, every track otherwise")
     p.add_argument("--mode", choices=MODE_CHOICES, default="offline", help="vocalex mode(s) to score (default offline)")
+    p.add_argument("--wiener", action="store_true",
+                   help="also score offline mode with multichannel Wiener filtering (a 'vocalex offline+wiener' row)")
     p.add_argument("--baselines", action="store_true",
                    help="also score the mixture, centre cancellation, REPET-SIM and Spleeter 2-stem")
     p.add_argument("--museval", action="store_true", help="also compute BSSEval v4 (museval) SDR/SIR/SAR/ISR")
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    if args.wiener and args.mode == "stream":
+        raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
     if args.json_path is not None:
         _check_writable(args.json_path)
     if args.museval:
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         args.dataset,
         split=args.split,
         mode=args.mode,
+        wiener=args.wiener,
         baselines=args.baselines,
         museval=args.museval,
         model=args.model,
@@ -94,11 +99,21 @@ def open_eval_dataset(path, split: str = "auto"):
     return everything, "all"
 
 
-def vocalex_systems(separator, mode: str, stride, lookahead) -> dict:
-    """{system name: (function(mixture, rate) -> stems, extra info)} for the requested vocalex modes."""
+def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = False) -> dict:
+    """{system name: (function(mixture, rate) -> stems, extra info)} for the requested vocalex modes.
+
+    ``wiener`` adds offline mode with multichannel Wiener filtering (only where offline mode is scored).
+    """
+    from vocalex.engine.errors import UsageError
+
+    if wiener and mode not in ("offline", "both"):
+        raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
     systems = {}
     if mode in ("offline", "both"):
         systems["vocalex offline"] = (lambda x, sr: separator.separate(x, sr, mode="offline"), {"kind": "vocalex", "mode": "offline"})
+    if wiener:
+        systems["vocalex offline+wiener"] = (lambda x, sr: separator.separate(x, sr, mode="offline", wiener=True),
+                                             {"kind": "vocalex", "mode": "offline", "wiener": True})
     if mode in ("stream", "both"):
         kwargs = {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}
         systems["vocalex stream"] = (
@@ -124,6 +139,7 @@ def evaluate(
     dataset,
     split: str = "auto",
     mode: str = "offline",
+    wiener: bool = False,
     baselines: bool = False,
     museval: bool = False,
     model=None,
@@ -148,7 +164,7 @@ def evaluate(
     tracks = ds.tracks[:limit] if limit else ds.tracks
     separator = Separator.load(model=model, provider=provider, threads=threads)
 
-    systems = vocalex_systems(separator, mode, stride, lookahead)
+    systems = vocalex_systems(separator, mode, stride, lookahead, wiener)
     skipped = {}
     if baselines:
         names = baseline_names or baselines_module.BASELINES

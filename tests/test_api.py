@@ -113,6 +113,7 @@ def test_api_and_cli_defaults_have_not_drifted_apart():
     assert cli.stride is None and cli.lookahead is None
     assert DEFAULT_STRIDE == api["stride"].default == live["stride"].default
     assert DEFAULT_LOOKAHEAD == api["lookahead"].default == live["lookahead"].default
+    assert cli.wiener is api["wiener"].default is False
     assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
     assert cli.model is None and inspect.signature(Separator.load).parameters["model"].default is None
 

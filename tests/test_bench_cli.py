@@ -24,7 +24,7 @@ def short_song(tmp_path):
 def test_bench_json_schema(short_song, tiny_model, tmp_path):
     out = tmp_path / "bench.json"
     code = main(["bench", str(short_song), "--model", str(tiny_model), "--stride", "2", "--lookahead", "1",
-                 "--rate", "48000", "--json", str(out)])
+                 "--rate", "48000", "--wiener", "--json", str(out)])
     assert code == 0
     r = json.loads(out.read_text())
     assert r["schema"] == "vocalex.bench/1"
@@ -57,6 +57,8 @@ def test_bench_json_schema(short_song, tiny_model, tmp_path):
     assert 0 < off["model_s"] and off["model_calls"] > 0
     assert off["x_realtime"] == pytest.approx(off["seconds_audio"] / off["total_s"])
     assert off["model_calls"] >= 1
+    wiener = r["offline_wiener"]  # --wiener: the same pipeline with the filter on
+    assert wiener["seconds_audio"] == off["seconds_audio"] and wiener["x_realtime"] > 0
 
 
 def test_bench_bad_song_is_one_line_error(tmp_path, tiny_model, capsys):

@@ -88,11 +88,21 @@ def test_eval_limit_and_museval(stem_dataset, tiny_model, tmp_path):
     assert set(entry["summary_museval"]["accompaniment"]["SDR"]) == {"median", "mean", "n"}
 
 
+def test_eval_wiener_adds_its_own_row(stem_dataset, tiny_model, tmp_path):
+    result = _run_eval(stem_dataset, tiny_model, tmp_path, "--limit", "1", "--wiener")
+    systems = result["systems"]
+    assert set(systems) == {"vocalex offline", "vocalex offline+wiener"}
+    assert systems["vocalex offline+wiener"]["wiener"] is True
+    plain, wiener = (systems[n]["tracks"][0]["vocals"] for n in ("vocalex offline", "vocalex offline+wiener"))
+    assert plain != wiener  # a different estimate, scored on the same clip
+
+
 def test_eval_bad_inputs_are_one_line_errors(tmp_path, tiny_model, capsys):
     assert main(["eval", str(tmp_path / "missing"), "--model", str(tiny_model)]) == 3
     assert main(["eval", str(tmp_path), "--model", str(tiny_model), "--limit", "0"]) == 2
+    assert main(["eval", str(tmp_path), "--model", str(tiny_model), "--mode", "stream", "--wiener"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("vocalex: error:") for line in err)
+    assert len(err) == 3 and all(line.startswith("vocalex: error:") for line in err)
     assert main(["eval", str(tmp_path), "--model", str(tiny_model), "--json", str(tmp_path / "no" / "x.json")]) == 7
 
 

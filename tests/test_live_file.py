@@ -6,6 +6,8 @@ output goes to the server's playback ports and ``--record`` keeps what was playe
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,7 +16,6 @@ pytest_plugins = ["live_server"]  # the session fixture jack_server: a running J
 from vocalex.engine import Separator
 from vocalex.engine.cli import main
 from vocalex.engine.errors import AudioInputError, UsageError
-from vocalex.engine.live import headroom_samples
 
 DEMO = "engine/assets/demo_lets_go_fishin_30s.ogg"
 
@@ -40,7 +41,11 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     assert not captured[len(clip):].any()
     sep = Separator.load(tiny_model, threads=1)
     latency = sep.stream(rate, 2, stride=8).latency  # lookahead 0, the default
-    delay = latency + headroom_samples(8, sep.profile.hop_length, sep.profile.sample_rate, rate, 256, 1)
+    # the compute headroom is planned at start from a calibration (whole 256-frame blocks): read what was chosen
+    headroom_ms = float(re.search(r"compute headroom ([0-9.]+) ms", out).group(1))
+    blocks = round(headroom_ms / 1000 * rate / 256)
+    assert abs(blocks * 256 / rate * 1000 - headroom_ms) < 0.06 and blocks >= 1
+    delay = latency + blocks * 256
     # it ran until the file's last frame was played, and not much longer (the stop is polled every 0.25 s)
     assert len(clip) + delay <= len(played) <= len(clip) + delay + rate
     expected = sep.separate(clip, rate, mode="stream", stride=8)["accompaniment"]

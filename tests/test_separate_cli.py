@@ -51,6 +51,19 @@ def test_stream_mode_file_equals_the_live_object(tiny_model, tmp_path):
     np.testing.assert_allclose(v, ref, atol=1e-6)
 
 
+def test_wiener_option_writes_what_the_api_computes(tiny_model, tmp_path):
+    from vocalex.engine import Separator
+
+    x = write(tmp_path / "song.wav", 2 * 44100 + 3, 2, 44100, subtype="FLOAT", seed=5)
+    assert cli(tmp_path / "song.wav", "-o", tmp_path / "out", "--model", tiny_model, "--wiener", "-q") == 0
+    v, a, rate = stems(tmp_path / "out", "song")
+    assert rate == 44100 and v.shape == x.shape
+    np.testing.assert_allclose(v + a, x, atol=1e-5)
+    sep = Separator.load(tiny_model)
+    np.testing.assert_allclose(v, sep.separate(x, 44100, wiener=True)["vocals"], atol=1e-6)
+    assert np.abs(v - sep.separate(x, 44100)["vocals"]).max() > 1e-4  # the flag did something
+
+
 @pytest.mark.parametrize("rate,channels,fmt", [(48000, 1, "wav"), (22050, 2, "flac")])
 def test_resampled_rates_and_flac(tiny_model, tmp_path, rate, channels, fmt):
     x = write(tmp_path / "in.flac", rate + 5, channels, rate, subtype="PCM_24")
@@ -119,6 +132,7 @@ def test_bad_inputs_give_distinct_codes_and_no_outputs(tiny_model, tmp_path, cap
         (["--lookahead", "soon", "--mode", "stream"], 2, "lookahead"),
         (["--lookahead", "200", "--mode", "stream"], 2, "lookahead"),
         (["--threads", "0"], 2, "threads"),
+        (["--wiener", "--mode", "stream"], 2, "wiener"),
         (["--model", "/nonexistent/model.onnx"], 6, "not found"),
     ],
 )

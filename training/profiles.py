@@ -32,7 +32,7 @@ PROFILES = {
         StftProfile("paper", 8192, 1024, 768, 512),
         StftProfile("live1024", 44100, 1024, 256, 512),
         # The same STFT with the model's input cut at 11 kHz (256 bins), as Spleeter cuts at 11 kHz: half
-        # the network's work; above 11 kHz the engine repeats the top bin's mask.
+        # the network's work; above 11 kHz the engine extends the mask (engine/stream.py, high_band_gain).
         StftProfile("live1024-11k", 44100, 1024, 256, 256),
         StftProfile("live2048", 44100, 2048, 512, 1024),
     )
