@@ -8,7 +8,9 @@ each lookahead (median vocals SDR over tracks, the eval metric), and placed at i
 latency = the stream's exact algorithmic latency + the p99 compute time of one model call on this
 machine (device buffers excluded). Offline mode and the baselines of
 benchmarks/results/eval_musdb_valid.json (if present) are drawn as horizontal lines.
-Writes benchmarks/results/sdr_vs_latency.{json,png}.
+Writes benchmarks/results/sdr_vs_latency.{json,png}. ``--scores-from JSON`` takes the SDR of every
+configuration that an earlier run's JSON holds (same model version, stride, lookahead, synthesis:
+SDR does not depend on the machine) and measures only the latencies again, e.g. on a quiet machine.
 """
 
 from __future__ import annotations
@@ -69,13 +71,22 @@ def main(argv=None) -> int:
     print(f"{len(clips)} clips of {ds.root} (split {split})")
 
     series, references, points_json = {}, {}, []
+    earlier, earlier_refs = {}, {}
+    if args.scores_from:
+        old = read_json(args.scores_from)
+        earlier = {(q["model"], q["stride"], q["lookahead"], q.get("synthesis", "hann")): q["vocals_sdr"] for q in old["points"]}
+        earlier_refs = old.get("references", {})
     for model in args.model or [None]:
         sep = Separator.load(model=model, threads=args.threads)
         prof = sep.profile
         tag = f"{prof.model_version} ({prof.n_fft}/{prof.hop_length} @ {prof.sample_rate} Hz)"
         compute = call_ms_p99(sep, clips[0][2]["mixture"].shape[1])
-        offline = aggregate(sdr(s["vocals"], sep.separate(s["mixture"], r, mode="offline")["vocals"]) for _, r, s in clips)
-        references[f"offline, {prof.model_version}"] = offline["median"]
+        key = f"offline, {prof.model_version}"
+        if key in earlier_refs:
+            references[key] = earlier_refs[key]
+        else:
+            offline = aggregate(sdr(s["vocals"], sep.separate(s["mixture"], r, mode="offline")["vocals"]) for _, r, s in clips)
+            references[key] = offline["median"]
         for stride in strides:
             label = f"{tag}, stride {stride}"
             series[label] = []
