@@ -1,12 +1,14 @@
 """The curve that shows what each millisecond buys: vocals SDR against end-to-end latency.
 
     python3 benchmarks/sdr_vs_latency.py [--model A.onnx --model B.onnx] [--strides 1,2,4]
-                                         [--lookaheads 0,1,2,4,8,16] [--limit N]
+                                         [--lookaheads 0,1,2,4,8,16] [--synthesis hann,low-delay] [--limit N]
 
-For each model (profile) and stride, stream mode is scored on the MUSDB18-7s validation clips at
-each lookahead (median vocals SDR over tracks, the eval metric), and placed at its end-to-end
-latency = the stream's exact algorithmic latency + the p99 compute time of one model call on this
-machine (device buffers excluded). Offline mode and the baselines of
+For each model (profile), stride and synthesis window pair, stream mode is scored on the MUSDB18-7s
+validation clips at each lookahead (median vocals SDR over tracks, the eval metric), and placed at its
+end-to-end latency as `vocalex live` would plan it on this machine: the stream's exact algorithmic
+latency + the compute headroom planned from a calibration of that stream in 256-sample blocks
+(engine/live_plan.py) + device buffers (--device-ms, default one 256-sample block each way as a JACK
+server at -p 256 reports it: 5.8 ms). Offline mode and the baselines of
 benchmarks/results/eval_musdb_valid.json (if present) are drawn as horizontal lines.
 Writes benchmarks/results/sdr_vs_latency.{json,png}. ``--scores-from JSON`` takes the SDR of every
 configuration that an earlier run's JSON holds (same model version, stride, lookahead, synthesis:
@@ -20,7 +22,7 @@ import sys
 import time
 
 import numpy as np
-from _eval_common import MUSDB_7S, RESULTS, read_json, run_script, write_json
+from _eval_common import MUSDB_7S, RESULTS, read_json, write_json
 
 
 def call_ms_p99(separator, channels: int, calls: int = 100) -> dict:
@@ -44,6 +46,11 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="valid")
     p.add_argument("--strides", default="4")
     p.add_argument("--lookaheads", default="0,1,2,4,8,16")
+    p.add_argument("--synthesis", default="hann", help="comma-separated: hann, low-delay")
+    p.add_argument("--blocksize", type=int, default=256, help="device block the headroom is planned for")
+    p.add_argument("--scores-from", help="reuse the SDR scores of this earlier sdr_vs_latency.json; re-measure latencies only")
+    p.add_argument("--device-ms", type=float, default=None,
+                   help="device buffers in ms (default: 256 samples at the clips' rate, what JACK -p 256 reports)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--eval-json", default=str(RESULTS / "eval_musdb_valid.json"),
@@ -54,12 +61,14 @@ def main(argv=None) -> int:
     from pathlib import Path
 
     from vocalex.engine import Separator
-    from vocalex.evaluation.eval_cli import open_eval_dataset, stream_latency_ms
+    from vocalex.engine.live_plan import calibrate, headroom_samples
+    from vocalex.evaluation.eval_cli import open_eval_dataset
     from vocalex.evaluation.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
     from vocalex.evaluation.plots import plot_sdr_vs_latency
 
     strides = [int(s) for s in args.strides.split(",")]
+    syntheses = args.synthesis.split(",")
     lookaheads = [int(s) for s in args.lookaheads.split(",")]
     ds, split = open_eval_dataset(args.data, args.split)
     tracks = ds.tracks[: args.limit] if args.limit else ds.tracks
@@ -87,21 +96,30 @@ def main(argv=None) -> int:
         else:
             offline = aggregate(sdr(s["vocals"], sep.separate(s["mixture"], r, mode="offline")["vocals"]) for _, r, s in clips)
             references[key] = offline["median"]
-        for stride in strides:
-            label = f"{tag}, stride {stride}"
-            series[label] = []
-            for la in lookaheads:
-                scores = aggregate(
-                    sdr(s["vocals"], sep.separate(s["mixture"], r, mode="stream", stride=stride, lookahead=la)["vocals"])
-                    for _, r, s in clips
-                )
-                lat = stream_latency_ms(sep, clips[0][1], clips[0][2]["mixture"].shape[1], stride, la)
-                total = lat["ms"] + compute["p99"]
-                series[label].append((total, scores["median"], f"la {la}"))
-                points_json.append({"model": prof.model_version, "stride": stride, "lookahead": la,
-                                    "algorithmic_ms": lat["ms"], "compute_ms_p99": compute["p99"],
-                                    "latency_ms": total, "vocals_sdr": scores})
-                print(f"{label}, lookahead {la}: {total:.1f} ms -> vocals SDR median {scores['median']:.2f} dB")
+        rate0, channels0 = clips[0][1], clips[0][2]["mixture"].shape[1]
+        device_ms = 256 / rate0 * 1000 if args.device_ms is None else args.device_ms
+        for synthesis in syntheses:
+            for stride in strides:
+                label = f"{tag}, stride {stride}" + ("" if synthesis == "hann" else f", {synthesis}")
+                series[label] = []
+                cal = calibrate(sep.stream(rate0, channels0, stride=stride, synthesis=synthesis), args.blocksize)
+                headroom_ms = headroom_samples(cal.need, rate0, args.blocksize) / rate0 * 1000
+                print(f"{label}: {cal.describe()}")
+                for la in lookaheads:
+                    scores = earlier.get((prof.model_version, stride, la, synthesis)) or aggregate(
+                        sdr(s["vocals"], sep.separate(s["mixture"], r, mode="stream", stride=stride, lookahead=la,
+                                                      synthesis=synthesis)["vocals"])
+                        for _, r, s in clips
+                    )
+                    algorithmic = sep.stream(rate0, channels0, stride=stride, lookahead=la, synthesis=synthesis).latency / rate0 * 1000
+                    total = algorithmic + headroom_ms + device_ms
+                    series[label].append((total, scores["median"], f"la {la}"))
+                    points_json.append({"model": prof.model_version, "stride": stride, "lookahead": la, "synthesis": synthesis,
+                                        "algorithmic_ms": algorithmic, "headroom_ms": headroom_ms, "device_ms": device_ms,
+                                        "compute_ms_p99": compute["p99"], "block_ms_p999": 1000 * cal.p999,
+                                        "latency_ms": total, "vocals_sdr": scores})
+                    print(f"{label}, lookahead {la}: {total:.1f} ms = {algorithmic:.1f} algorithmic + {headroom_ms:.1f} headroom"
+                          f" + {device_ms:.1f} device -> vocals SDR median {scores['median']:.2f} dB")
 
     if Path(args.eval_json).exists():
         ev = read_json(args.eval_json)
@@ -118,4 +136,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, "sdr_vs_latency"))
+    sys.exit(main())
