@@ -38,4 +38,6 @@ def offline_geometry(profile, context: int = None) -> tuple[int, int]:
 def offline_stream(model, sample_rate: int, channels: int, context: int = None) -> StreamSeparator:
     """A StreamSeparator configured for offline quality (centred windows, batched calls)."""
     stride, lookahead = offline_geometry(model.profile, context)
-    return StreamSeparator(model, sample_rate, channels, stride, lookahead, windows_per_call=WINDOWS_PER_CALL, pipelined=True)
+    # numpy kernels: each call moves hundreds of frames, and a one-file process skips numba's start-up.
+    return StreamSeparator(model, sample_rate, channels, stride, lookahead, windows_per_call=WINDOWS_PER_CALL, pipelined=True,
+                           kernels="numpy")

@@ -35,9 +35,9 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-from numba import njit
 
 from .errors import UsageError
+from .jit import njit  # compiled on first call: the offline path never calls these
 from .model import rows_for
 from .stft import OlaSynthesizer, StftAnalyzer
 
@@ -160,11 +160,14 @@ class MaskingCore:
     call (used by the offline mode). ``pipelined`` runs each model call in a
     worker thread while the next input is analysed and the previous output
     synthesised, at the price of one more call's worth of holdback (offline mode:
-    throughput counts, latency is removed afterwards).
+    throughput counts, latency is removed afterwards). ``kernels``: "numba" (the
+    compiled per-hop loops of this module and stft.py, for the live path) or
+    "numpy" (their vectorised twins in npkernels.py: no numba start-up, for the
+    offline path, which feeds hundreds of frames at a time).
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False):
+                 pipelined: bool = False, kernels: str = "numba"):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -185,8 +188,18 @@ class MaskingCore:
 
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
             weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
-        self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s)
-        self._synth = OlaSynthesizer(self.n_fft, self.hop, channels)
+        if kernels == "numpy":
+            from . import npkernels as k
+
+            analyzer, synth = k.StftAnalyzer, k.OlaSynthesizer
+            self._append_frames, self._frames_silent, self._masked_spectra = k.append_frames, k.frames_silent, k.masked_spectra
+        elif kernels == "numba":
+            analyzer, synth = StftAnalyzer, OlaSynthesizer
+            self._append_frames, self._frames_silent, self._masked_spectra = _append_frames, _frames_silent, _masked_spectra
+        else:
+            raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
+        self._analyzer = analyzer(self.n_fft, self.hop, channels, s)
+        self._synth = synth(self.n_fft, self.hop, channels)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
         self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex64)
@@ -270,10 +283,10 @@ class MaskingCore:
         zero, so it is left out of the batch and the output is the same.
         """
         s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
-        _append_frames(self._new, self.n_bins, self._mag, self._cplx)
+        self._append_frames(self._new, self.n_bins, self._mag, self._cplx)
         self._frames_seen += s
         needed = sorted(b for b, _, count, hist_first, _ in self._emitted_frames(self._frames_seen - 1)
-                        if not _frames_silent(self._cplx, hist_first, count))
+                        if not self._frames_silent(self._cplx, hist_first, count))
         hm = self._mag.shape[2]
         if self._batch is None:
             return self._mag, needed  # the history is exactly one window: hand it over without a copy
@@ -295,7 +308,7 @@ class MaskingCore:
         for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
             if b in needed:
                 row0 = needed.index(b) * self.rows
-                _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._phasor, self._vocal_spec, emitted)
+                self._masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._phasor, self._vocal_spec, emitted)
             else:
                 self._vocal_spec[emitted:emitted + count] = 0.0
             emitted += count
@@ -339,10 +352,12 @@ class StreamSeparator:
     The first ``latency`` output samples are start-up silence; ``flush()``
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
+    ``kernels="numpy"`` runs the vectorised twins of the numba kernels (see
+    MaskingCore; the offline mode uses them).
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False):
+                 pipelined: bool = False, kernels: str = "numba"):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead)
         self.model = model
@@ -354,10 +369,14 @@ class StreamSeparator:
         rate = profile.sample_rate
         if self.sample_rate == rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
+                                     kernels=kernels)
             align, prefill = self._core.align, self._core.holdback
         else:
-            from .resample import StreamResampler
+            if kernels == "numpy":
+                from .npkernels import StreamResampler
+            else:
+                from .resample import StreamResampler
 
             host = self.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
@@ -366,7 +385,7 @@ class StreamSeparator:
             # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined)
+            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined, kernels)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)
