@@ -20,6 +20,7 @@ from .resample import _polyphase_weights, _ratio, measure_holdback
 from .stft import check_stft_args, hann_periodic, overlap_weight
 
 _RESAMPLE_CHUNK = 4096  # outputs gathered at once: bounds the (chunk, taps, channels) temporary
+_FRAME_CHUNK = 64       # frames transformed at once: bounds the (chunk, channels, n_fft) float64 temporaries to ~1 MB
 
 
 class StftAnalyzer:
@@ -50,10 +51,14 @@ class StftAnalyzer:
         if frames:
             # Frame j ends (exclusive) at n_fft + (j + 1) * hop - since in `signal`.
             first = hop - self._since
-            starts = first + hop * np.arange(frames)
-            windowed = np.lib.stride_tricks.sliding_window_view(signal, n_fft, axis=0)[starts]  # (frames, channels, n_fft)
-            scratch = (windowed * self.window).astype(np.float32)  # float32 FFT, as the kernel's scratch
-            out[:frames] = np.fft.rfft(scratch, axis=-1)
+            views = np.lib.stride_tricks.sliding_window_view(signal, n_fft, axis=0)  # (., channels, n_fft), no copy
+            for lo in range(0, frames, _FRAME_CHUNK):
+                hi = min(frames, lo + _FRAME_CHUNK)
+                if not signal[first + hop * lo:first + hop * (hi - 1) + n_fft].any():
+                    out[lo:hi] = 0.0  # digital silence (a file's flushed tail): its spectrum is zero, skip the FFT
+                    continue
+                windowed = views[first + hop * lo:first + hop * (hi - 1) + 1:hop] * self.window  # (hi - lo, channels, n_fft)
+                out[lo:hi] = np.fft.rfft(windowed.astype(np.float32), axis=-1)  # float32 FFT, as the kernel's scratch
         self._last = signal[-n_fft:].copy()
         self._since = self._since + consumed - frames * hop
         return consumed, frames
@@ -78,21 +83,25 @@ class OlaSynthesizer:
         if not frames:
             return
         hop, n_fft, c = self.hop, self.n_fft, self.channels
-        time = np.fft.irfft(spec, n_fft, axis=-1) * self.window  # (frames, channels, n_fft), float64
         span = (frames - 1) * hop + n_fft
         ext = np.zeros((c, span + hop))
         ext[:, :n_fft] = self._acc
-        if n_fft % hop == 0:
-            # Frame f lands on hop-blocks f .. f + r - 1; adding the blocks with r descending adds
-            # the frames in ascending order, the kernel's summation order.
-            r_count = n_fft // hop
-            blocks = ext[:, : (frames - 1 + r_count) * hop].reshape(c, frames - 1 + r_count, hop)
-            parts = time.reshape(frames, c, r_count, hop).transpose(1, 0, 2, 3)  # (c, frames, r, hop)
-            for r in range(r_count - 1, -1, -1):
-                blocks[:, r:r + frames] += parts[:, :, r]
-        else:
-            for f in range(frames):
-                ext[:, f * hop:f * hop + n_fft] += time[f]
+        for lo in range(0, frames, _FRAME_CHUNK):
+            hi = min(frames, lo + _FRAME_CHUNK)
+            if not spec[lo:hi].any():
+                continue  # silent frames add nothing
+            time = np.fft.irfft(spec[lo:hi], n_fft, axis=-1) * self.window  # (hi - lo, channels, n_fft), float64
+            if n_fft % hop == 0:
+                # Frame f lands on hop-blocks f .. f + r - 1; adding the blocks with r descending adds
+                # the frames in ascending order, the kernel's summation order.
+                r_count, k = n_fft // hop, hi - lo
+                blocks = ext[:, lo * hop:(hi - 1 + r_count) * hop].reshape(c, k - 1 + r_count, hop)
+                parts = time.reshape(k, c, r_count, hop).transpose(1, 0, 2, 3)  # (c, k, r, hop)
+                for r in range(r_count - 1, -1, -1):
+                    blocks[:, r:r + k] += parts[:, :, r]
+            else:
+                for f in range(lo, hi):
+                    ext[:, f * hop:f * hop + n_fft] += time[f - lo]
         done = ext[:, : frames * hop].reshape(c, frames, hop) * self.inv_weight
         out[: frames * hop] = done.reshape(c, frames * hop).T
         self._acc = ext[:, frames * hop:frames * hop + n_fft].copy()
