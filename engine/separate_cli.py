@@ -45,6 +45,7 @@ class FileResult:
     outputs: dict            # stem -> Path
     seconds: float           # audio duration
     elapsed: float           # wall time
+    warnings: tuple = ()     # one line each, e.g. a truncated input (separated up to where its audio ends)
 
 
 def output_paths(input_path: Path, out_root: Path, fmt: str) -> dict:
@@ -96,7 +97,8 @@ def separate_file(separator, input_path, out_root, *, mode="offline", stride=4, 
             if created and not any(folder.iterdir()):
                 folder.rmdir()  # leave no empty folder behind for a file that failed
             raise
-    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start)
+        note = reader.truncation()
+    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start, (note,) if note else ())
 
 
 def run(args) -> int:
@@ -188,6 +190,8 @@ class _Progress:
         return update
 
     def done(self, result: FileResult) -> None:
+        for warning in result.warnings:  # even with --quiet: the outputs are shorter than the input promised
+            self._print(f"vocalex: warning: {warning}", always=True)
         if self.quiet:
             return
         speed = result.seconds / result.elapsed if result.elapsed > 0 else float("inf")
