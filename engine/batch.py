@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from .errors import AudioInputError, UsageError, VocalexError
@@ -94,6 +93,8 @@ def run_parallel(files, out_root, options, *, jobs, model, provider, threads, on
     On Ctrl-C / SIGTERM the pending files are cancelled and the workers,
     which receive the signal too or are terminated, discard their temporary files.
     """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # here: multiprocessing costs a one-file run ~30 ms
+
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                initargs=(model, provider, threads_per_job(jobs, threads)))
     try:
