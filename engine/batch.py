@@ -70,7 +70,7 @@ def _init_worker(model, provider, threads) -> None:
 
     install_termination_handler()
     try:
-        _worker["separator"] = Separator.load(model, provider=provider, threads=threads)
+        _worker["separator"] = Separator.load(model, provider=provider, threads=threads, spinning=False)
     except VocalexError as exc:  # reported by the first task instead of a broken pool
         _worker["error"] = (exc.exit_code, str(exc))
 

@@ -112,7 +112,7 @@ def run(args) -> int:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     inputs = expand_inputs(args.inputs)
     check_unique_names(inputs, args.out)
-    separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
+    separator = Separator.load(args.model, provider=args.provider, threads=args.threads, spinning=False)
     lookahead = parse_lookahead(args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
