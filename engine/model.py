@@ -183,8 +183,8 @@ class OnnxModel:
     def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None,
              spinning: bool = True) -> "OnnxModel":
         """spinning: ONNX Runtime's pool threads spin between calls (the live path: no wake-up delay per call);
-        False for file separation, where the spinning threads take the CPU from the STFT thread (measured
-        15-20 % faster offline on the 2-core machine with it off)."""
+        False for file separation, where the spinning threads take the CPU from the STFT thread (a 7-s clip
+        separated 15-20 % faster with it off on the loaded 2-core machine, /proc load average ~12)."""
         if provider not in PROVIDERS:
             raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
         if threads is not None and threads < 1:
