@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 
@@ -33,6 +34,9 @@ COMMANDS = {
     "export": "vocalex.export.cli",
 }
 COMMAND_MODULES = tuple(COMMANDS.values())
+# Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
+# that hold no device or server connection: the console script skips the interpreter's teardown for them.
+FAST_EXIT_COMMANDS = frozenset({"separate", "info"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,5 +120,26 @@ def main(argv=None) -> int:
         return 10
 
 
+def entry() -> None:
+    """The ``vocalex`` console script: main(), then exit.
+
+    After ``separate`` or ``info`` nothing is left to clean up, yet the
+    interpreter's teardown (ONNX Runtime's thread pools, the model thread,
+    module garbage collection) took 50-75 ms of every one-file run (about 10 %
+    of a 7-s clip's wall time), so those exit through os._exit once stdout and
+    stderr are flushed. Every other command (live audio, training, ...) exits
+    normally, with atexit handlers and finalisers.
+    """
+    code = main()
+    if len(sys.argv) > 1 and sys.argv[1] in FAST_EXIT_COMMANDS:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: nothing more can be said anyway
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
