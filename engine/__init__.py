@@ -9,16 +9,18 @@ Public API::
 """
 
 from .errors import VocalexError
-from .model import ModelProfile, OnnxModel, default_model_path
+
+# Imported on first use: `import vocalex.engine` (every `vocalex` command does it) then costs no numpy,
+# no ONNX Runtime; the one-file-per-process user pays only for what the command runs.
+_LAZY = {"Separator": "separator", "ModelProfile": "model", "OnnxModel": "model", "default_model_path": "model"}
 
 
 def __getattr__(name):
-    # Separator pulls in numba; import it on first use so `vocalex info` stays fast.
-    if name == "Separator":
-        from .separator import Separator
+    if name in _LAZY:
+        import importlib
 
-        return Separator
-    raise AttributeError(name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Separator", "ModelProfile", "OnnxModel", "default_model_path", "VocalexError"]

@@ -6,7 +6,10 @@ through FFmpeg (engine/decode.py), delivered as float32 (frames, channels)
 blocks, so a one-hour file never has to fit in memory. Problems become one-line errors:
 missing / unreadable / empty / not audio -> AudioInputError; channels outside
 1..8 or rates outside 8..192 kHz -> UnsupportedAudioError; NaN / Inf samples ->
-InvalidSamplesError.
+InvalidSamplesError. A truncated file (a copy or download cut short) is read up
+to where its audio ends and ``truncation()`` names it: libsndfile counts a cut
+WAV's or AIFF's frames from the file size, so the frame count its header
+promised is read from the header itself (``header_frames``).
 
 Writing is atomic: samples go to a hidden temporary file in the destination
 folder, which is fsync'ed and renamed onto the final name only when complete;
@@ -57,6 +60,9 @@ class AudioReader:
         self.channels = int(self._file.channels)
         self.frames = int(self._file.frames)
         self.format = self._file.format
+        # What the file promises: libsndfile's count, or a WAV / AIFF header's when libsndfile cut it to the file size.
+        self.promised_frames = max(self.frames, header_frames(self.path) or 0) if isinstance(self._file, sf.SoundFile) else 0
+        self.frames_read = 0
         try:
             if not 1 <= self.channels <= MAX_CHANNELS:
                 raise UnsupportedAudioError(f"{self.path}: {self.channels} channels; vocalex handles 1..{MAX_CHANNELS}")
@@ -99,7 +105,16 @@ class AudioReader:
                 bad = position + int(np.argmax(~np.isfinite(block).all(axis=1)))
                 raise InvalidSamplesError(f"{self.path}: NaN or Inf sample at {bad / self.sample_rate:.3f} s (frame {bad})")
             position += len(block)
+            self.frames_read = position
             yield block
+
+    def truncation(self) -> str | None:
+        """After reading every block: one line naming a file that held fewer frames than it promised, else None."""
+        if self.frames_read >= self.promised_frames:
+            return None
+        rate = self.sample_rate
+        return (f"{self.path}: truncated: its header promises {self.promised_frames} frames ({self.promised_frames / rate:.2f} s), "
+                f"the file holds {self.frames_read} ({self.frames_read / rate:.3f} s); separated what is there")
 
     def close(self) -> None:
         self._file.close()
@@ -214,6 +229,54 @@ def _write_failure(path: Path, exc: BaseException, wanted: int) -> str:
         return f"disk full ({free / 1e6:.1f} MB free on the file system of {path.parent})" if free is not None \
             else f"disk full ({path.parent})"
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+
+
+def header_frames(path) -> int | None:
+    """Frames a WAV (RIFF / RIFX / RF64) or AIFF header promises, None for other files or an unknown size.
+
+    WAV: the data chunk's byte count (RF64: the ds64 chunk's) over the fmt
+    chunk's block align; AIFF: the COMM chunk's frame count. Writers that stream
+    without knowing the length put 0 or 0xFFFFFFFF there: unknown, None.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            kind, form = head[:4], head[8:12]
+            if kind == b"FORM" and form in (b"AIFF", b"AIFC"):
+                for cid, _ in _chunks(f, "big"):
+                    if cid == b"COMM":
+                        return int.from_bytes(f.read(6)[2:6], "big") or None  # numChannels (2), numSampleFrames (4)
+                return None
+            if kind not in (b"RIFF", b"RIFX", b"RF64") or form != b"WAVE":
+                return None
+            endian = "big" if kind == b"RIFX" else "little"
+            align = size = long_size = None
+            for cid, chunk_size in _chunks(f, endian):
+                if cid == b"fmt ":
+                    align = int.from_bytes(f.read(14)[12:14], endian)
+                elif cid == b"ds64":
+                    long_size = int.from_bytes(f.read(16)[8:16], "little")  # RF64's 64-bit data size
+                elif cid == b"data":
+                    size = long_size if chunk_size == 0xFFFFFFFF and long_size else chunk_size
+                    break
+    except OSError:
+        return None
+    if not align or size in (None, 0, 0xFFFFFFFF):
+        return None
+    return size // align
+
+
+def _chunks(f, endian: str):
+    """Yield (id, size) of the RIFF / IFF chunks after a 12-byte file header, f positioned at each chunk's body."""
+    pos = f.tell()
+    for _ in range(10000):  # a bound against garbage sizes
+        f.seek(pos)
+        header = f.read(8)
+        if len(header) < 8:
+            return
+        size = int.from_bytes(header[4:8], endian)
+        yield header[:4], size
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from .errors import AudioInputError, UsageError, VocalexError
@@ -98,7 +97,7 @@ def _init_worker(model, provider, threads) -> None:
 
     install_termination_handler()
     try:
-        _worker["separator"] = Separator.load(model, provider=provider, threads=threads)
+        _worker["separator"] = Separator.load(model, provider=provider, threads=threads, spinning=False)
     except VocalexError as exc:  # reported by the first task instead of a broken pool
         _worker["error"] = (exc.exit_code, str(exc))
 
@@ -121,6 +120,8 @@ def run_parallel(files, out_root, options, *, jobs, model, provider, threads, on
     On Ctrl-C / SIGTERM the pending files are cancelled and the workers,
     which receive the signal too or are terminated, discard their temporary files.
     """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # here: multiprocessing costs a one-file run ~30 ms
+
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                initargs=(model, provider, threads_per_job(jobs, threads)))
     try:

@@ -45,5 +45,6 @@ def offline_stream(model, sample_rate: int, channels: int, context: int = None, 
     from .wiener import WIENER_ITERATIONS
 
     stride, lookahead = offline_geometry(model.profile, context)
+    # numpy kernels: each call moves hundreds of frames, and a one-file process skips numba's start-up.
     return StreamSeparator(model, sample_rate, channels, stride, lookahead, windows_per_call=WINDOWS_PER_CALL, pipelined=True,
-                           wiener_iterations=WIENER_ITERATIONS if wiener else 0)
+                           wiener_iterations=WIENER_ITERATIONS if wiener else 0, kernels="numpy")

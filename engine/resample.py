@@ -22,7 +22,8 @@ import functools
 import math
 
 import numpy as np
-from numba import njit
+
+from .jit import njit
 
 CUTOFF = 0.955          # of the lower Nyquist frequency
 TRANSITION = 0.09       # full transition width, fraction of the lower Nyquist frequency
@@ -142,7 +143,23 @@ def _ring_size(half: int) -> int:
 
 @functools.lru_cache(maxsize=None)
 def measure_holdback(in_rate: int, out_rate: int, channels: int) -> float:
-    """Worst shortfall of emitted outputs behind t * out_rate / in_rate, probed with one-sample chunks."""
+    """Worst shortfall of emitted outputs behind t * out_rate / in_rate over the first 4096 one-sample chunks.
+
+    Closed form of what _resample emits after each input t (no kernel run, so
+    building a resampler needs no numba): output n is out once input
+    base(n) + half has arrived, base(n) = n * in_r // out_r, i.e. after t inputs
+    ceil((t - half) * out_r / in_r) outputs are out. ``probe_holdback`` runs the
+    kernel itself; a test holds the two equal.
+    """
+    _, half = _polyphase_weights(in_rate, out_rate)
+    in_r, out_r = _ratio(in_rate, out_rate)
+    t = np.arange(1, _PROBE_SAMPLES + 1, dtype=np.int64)
+    emitted = np.where(t > half, -(-(t - half) * out_r // in_r), 0)
+    return max(0.0, float(np.max(t * (out_rate / in_rate) - emitted)))
+
+
+def probe_holdback(in_rate: int, out_rate: int, channels: int) -> float:
+    """measure_holdback by running _resample on one-sample chunks (the definition; compiles the kernel)."""
     weights, half = _polyphase_weights(in_rate, out_rate)
     in_r, out_r = _ratio(in_rate, out_rate)
     ring = np.zeros((channels, 2 * _ring_size(half)))

@@ -56,6 +56,7 @@ class FileResult:
     outputs: dict            # stem -> Path
     seconds: float           # audio duration
     elapsed: float           # wall time
+    warnings: tuple = ()     # one line each, e.g. a truncated input (separated up to where its audio ends)
 
 
 def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
@@ -110,7 +111,8 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
                 if d.is_dir() and not any(d.iterdir()):
                     d.rmdir()
             raise
-    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start)
+        note = reader.truncation()
+    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start, (note,) if note else ())
 
 
 def run(args) -> int:
@@ -129,7 +131,7 @@ def run(args) -> int:
                          "its own centred windows: add --mode stream or drop them")
     if args.mode == "offline" and args.low_delay:
         raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
-    separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
+    separator = Separator.load(args.model, provider=args.provider, threads=args.threads, spinning=False)
     args.stride = DEFAULT_STRIDE if args.stride is None else args.stride
     lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":
@@ -221,6 +223,8 @@ class _Progress:
         return update
 
     def done(self, result: FileResult) -> None:
+        for warning in result.warnings:  # even with --quiet: the outputs are shorter than the input promised
+            self._print(f"vocalex: warning: {warning}", always=True)
         if self.quiet:
             return
         speed = result.seconds / result.elapsed if result.elapsed > 0 else float("inf")

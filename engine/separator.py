@@ -113,9 +113,12 @@ class Separator:
         self.model = model
 
     @classmethod
-    def load(cls, model=None, provider: str = "cpu", threads: int | None = None) -> "Separator":
-        """model: path to a vocalex ONNX file, or None for the bundled default."""
-        return cls(OnnxModel.load(model, provider=provider, threads=threads))
+    def load(cls, model=None, provider: str = "cpu", threads: int | None = None, spinning: bool = True) -> "Separator":
+        """model: path to a vocalex ONNX file, or None for the bundled default.
+
+        spinning=False suits separating files (see :meth:`OnnxModel.load`); the default keeps the live path's.
+        """
+        return cls(OnnxModel.load(model, provider=provider, threads=threads, spinning=spinning))
 
     @property
     def profile(self) -> ModelProfile:

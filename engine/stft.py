@@ -31,10 +31,9 @@ other buffer (rings, frame scratch, accumulators) is allocated once here.
 from __future__ import annotations
 
 import numpy as np
-import rocket_fft  # noqa: F401  (registers np.fft for numba)
-from numba import njit
 
 from .errors import UsageError
+from .jit import njit  # numba (and rocket-fft, which registers np.fft for it) load on the first call
 
 
 def hann_periodic(n_fft: int) -> np.ndarray:
@@ -100,7 +99,7 @@ def check_stft_args(n_fft: int, hop: int, channels: int) -> None:
         raise UsageError(f"channels must be at least 1, got {channels}")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fft=True)
 def _analyse(x, ring, state, window, window2, scratch, out, out2):
     """Consume samples of x until ``out`` is full or x is exhausted.
 
@@ -159,7 +158,7 @@ def _analyse(x, ring, state, window, window2, scratch, out, out2):
     return consumed, frames
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fft=True)
 def _synthesise(spec, acc, state, window, inv_weight, out):
     """Overlap-add frames and emit one finished hop per frame.
 

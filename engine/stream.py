@@ -37,9 +37,9 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-from numba import njit
 
 from .errors import UsageError
+from .jit import njit  # compiled on first call: the offline path never calls these
 from .model import rows_for
 from .stft import OlaSynthesizer, StftAnalyzer
 
@@ -205,10 +205,13 @@ class MaskingCore:
     refines each call's vocals by multichannel Wiener filtering over that call's
     output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
     spans seconds of frames to estimate the spatial covariance from).
+    ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
+    for the live path) or "numpy" (their vectorised twins in npkernels.py: no
+    numba start-up, for the offline path, which feeds hundreds of frames at a time).
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -220,11 +223,25 @@ class MaskingCore:
         self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
-        # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
-        # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
-        self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
+        if kernels == "numpy":
+            if synthesis != "hann":
+                raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
+            from . import npkernels as k
+
+            self._synth = k.OlaSynthesizer(self.n_fft, self.hop, channels)
+            self._analyzer = k.StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call)
+            self._append_frames, self._frames_silent, self._masked_spectra = k.append_frames, k.frames_silent, k.masked_spectra
+        elif kernels == "numba":
+            # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
+            # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
+            self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
+            self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call,
+                                          self._synth.analysis_window if synthesis != "hann" else None)
+            self._append_frames, self._frames_silent, self._masked_spectra = _append_frames, _frames_silent, _masked_spectra
+        else:
+            raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
-        self.align = self._synth.delay
+        self.align = self.n_fft - self.hop if not self.low_delay else self._synth.delay
         self.holdback = ((2 if pipelined else 1) * self.frames_per_call + lookahead) * self.hop - 1
         s = self.frames_per_call
         self._worker = self._running = None
@@ -233,7 +250,6 @@ class MaskingCore:
 
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
             weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
-        self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, s, self._synth.analysis_window if self.low_delay else None)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
@@ -272,8 +288,10 @@ class MaskingCore:
         """x: float32 (n, channels); finished vocals, float32 (m, channels), go to sink(array)."""
         s = self.frames_per_call
         while len(x):
-            used, frames = self._analyzer.push(
-                x, self._new[self._pending:s], None if self._new_masked is None else self._new_masked[self._pending:s])
+            if self._new_masked is None:
+                used, frames = self._analyzer.push(x, self._new[self._pending:s])
+            else:
+                used, frames = self._analyzer.push(x, self._new[self._pending:s], self._new_masked[self._pending:s])
             x = x[used:]
             self._pending += frames
             if self._pending == s:
@@ -332,12 +350,12 @@ class MaskingCore:
         zero, so it is left out of the batch and the output is the same.
         """
         s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
-        _append_frames(self._new, self.n_bins, self._mag, self._cplx)
+        self._append_frames(self._new, self.n_bins, self._mag, self._cplx)
         if self._new_masked is not None:  # the masked spectra come from the low-delay analysis window
             self._cplx[self._cplx.shape[0] - s:] = self._new_masked
         self._frames_seen += s
         needed = sorted(b for b, _, count, hist_first, _ in self._emitted_frames(self._frames_seen - 1)
-                        if not _frames_silent(self._cplx, hist_first, count))
+                        if not self._frames_silent(self._cplx, hist_first, count))
         hm = self._mag.shape[2]
         if self._batch is None:
             return self._mag, needed  # the history is exactly one window: hand it over without a copy
@@ -359,8 +377,8 @@ class MaskingCore:
         for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
             if b in needed:
                 row0 = needed.index(b) * self.rows
-                _masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._mask_phasor, self._vocal_spec, emitted,
-                                self._scratch, self._high_gain)
+                self._masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._mask_phasor, self._vocal_spec, emitted,
+                                     self._scratch, self._high_gain)
             else:
                 self._vocal_spec[emitted:emitted + count] = 0.0
             if self.wiener_iterations:
@@ -416,10 +434,12 @@ class StreamSeparator:
     The first ``latency`` output samples are start-up silence; ``flush()``
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
+    ``kernels="numpy"`` runs the vectorised twins of the numba kernels (see
+    MaskingCore; the offline mode uses them).
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead)
         self.model = model
@@ -433,10 +453,13 @@ class StreamSeparator:
         if self.sample_rate == rate:
             self._up = self._down = None
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
-                                     synthesis=synthesis, wiener_iterations=wiener_iterations)
+                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels)
             align, prefill = self._core.align, self._core.holdback
         else:
-            from .resample import StreamResampler
+            if kernels == "numpy":
+                from .npkernels import StreamResampler
+            else:
+                from .resample import StreamResampler
 
             host = self.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
@@ -446,7 +469,7 @@ class StreamSeparator:
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
-                                     synthesis, wiener_iterations)
+                                     synthesis, wiener_iterations, kernels)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)
