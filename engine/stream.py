@@ -74,21 +74,6 @@ def _append_frames(new, n_bins, mag_hist, cplx_hist):
         cplx_hist[hc - s + f] = new[f]
 
 
-@njit(cache=True, nogil=True)
-def _high_band_mask(mask, row, col, scratch) -> float:
-    """The median of mask[row, n_bins - len(scratch):, col]: the model's verdict on the top of its band.
-
-    mask: float32 (batch, n_bins, n_frames); scratch: float32 (n_bins - n_bins // 2,), work space.
-    """
-    n_bins = mask.shape[1]
-    lo = n_bins - scratch.shape[0]
-    for k in range(lo, n_bins):
-        scratch[k - lo] = mask[row, k, col]
-    scratch.sort()
-    n = scratch.shape[0]
-    return 0.5 * (scratch[(n - 1) // 2] + scratch[n // 2])
-
-
 def high_band_gain(n_freqs: int, n_bins: int) -> np.ndarray:
     """float32 (n_freqs,): 1 in the model's band, n_bins / k above it (a 1/f decay of the extended mask).
 
@@ -115,7 +100,7 @@ def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0
     cplx_hist: complex64 (hc, channels, n_freqs), frames first..first+count-1 used.
     mask: float32 (batch, n_bins, n_frames), rows row0..row0+channels-1, columns
     col0..col0+count-1; bins above n_bins get the median of their column's top octave
-    (:func:`_high_band_mask`) times gain[k]. phasor: complex64 (n_freqs,).
+    (the model's verdict on the top of its band) times gain[k]. phasor: complex64 (n_freqs,).
     out: complex64 (s, channels, n_freqs). scratch: float32 (n_bins - n_bins // 2,), work space.
     gain: float32 (n_freqs,), see :func:`high_band_gain`.
     """
@@ -127,7 +112,13 @@ def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0
             for k in range(min(n_bins, n_freqs)):
                 out[out0 + f, c, k] = cplx_hist[first + f, c, k] * mask[row0 + c, k, col0 + f] * phasor[k]
             if n_freqs > n_bins:
-                high = _high_band_mask(mask, row0 + c, col0 + f, scratch)
+                # median of the column's top len(scratch) bins (inline: a kernel cannot call a lazily compiled one)
+                lo = n_bins - scratch.shape[0]
+                for k in range(lo, n_bins):
+                    scratch[k - lo] = mask[row0 + c, k, col0 + f]
+                scratch.sort()
+                n = scratch.shape[0]
+                high = 0.5 * (scratch[(n - 1) // 2] + scratch[n // 2])
                 for k in range(n_bins, n_freqs):
                     out[out0 + f, c, k] = cplx_hist[first + f, c, k] * (high * gain[k]) * phasor[k]
 
