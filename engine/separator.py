@@ -107,7 +107,12 @@ class Separator:
 
     @classmethod
     def load(cls, model=None, provider: str = "cpu", threads: int | None = None) -> "Separator":
-        """model: path to a vocalex ONNX file, or None for the bundled default."""
+        """model: path to a vocalex ONNX file, a name ("default", "hq": engine/registry.py), or None for the bundled default.
+
+        "hq" loads the converted Spleeter model from the per-user cache; if it has not
+        been built there, ModelNotBuiltError (a ModelError) says how to build it
+        (`vocalex models build hq`): the runtime does not import torch to build it itself.
+        """
         return cls(OnnxModel.load(model, provider=provider, threads=threads))
 
     @property
