@@ -93,7 +93,8 @@ def _torch_reference(x: np.ndarray, stride: int, lookahead: int) -> np.ndarray:
     window = torch.hann_window(4096)
     # One hop of leading zeros: torch's centred frame j is then the engine's frame j (it ends at sample (j+1)*hop).
     padded = np.concatenate([np.zeros((HOP, 2), np.float32), x, np.zeros((4 * HOP, 2), np.float32)])
-    spec = torch.stft(torch.from_numpy(padded.T.copy()), 4096, HOP, window=window, center=True, return_complex=True)
+    spec = torch.stft(torch.from_numpy(padded.T.copy()), 4096, HOP, window=window, center=True, return_complex=True,
+                      pad_mode="constant")  # zeros before the start, as the engine (torch defaults to reflect)
     mag = spec[:, :1024].abs()
     frames = spec.shape[-1]
     mask = torch.zeros(2, 1024, frames)
