@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import time
 import warnings
@@ -62,7 +63,7 @@ def build(name: str, force: bool = False, log=_log) -> Path:
     start = time.perf_counter()
     # The licence notice goes in place before the model, so a model in the cache never lacks it.
     notice = licence_path(path)
-    tmp = notice.with_name(notice.name + ".tmp")
+    tmp = notice.with_name(f"{notice.name}.{os.getpid()}.tmp")  # per process: two first uses may race
     tmp.write_text(spleeter_hq.licence_file_text(), encoding="utf-8")
     tmp.replace(notice)
     with warnings.catch_warnings():
