@@ -1,6 +1,6 @@
 """The README's quality table: vocalex (offline and stream) and every baseline on the MUSDB18-7s validation clips.
 
-    python3 benchmarks/eval_musdb.py [--model M.onnx] [--data DIR] [--wiener] [--museval] [--limit N]
+    python3 benchmarks/eval_musdb.py [--model M.onnx|hq ...] [--data DIR] [--wiener] [--museval] [--limit N]
 
 Runs ``vocalex eval DATA --split valid --mode both --baselines [--wiener]`` in-process (same clips, same metric
 for every system) and writes benchmarks/results/eval_musdb_valid.json; prints the table.
@@ -16,7 +16,8 @@ from _eval_common import MUSDB_7S, RESULTS, run_script, write_json
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
+    p.add_argument("--model", action="append", default=None,
+                   help="ONNX model or name (default, hq); repeat to score several side by side (default: the bundled one)")
     p.add_argument("--data", default=str(MUSDB_7S), help=f"MUSDB18 folder (default {MUSDB_7S})")
     p.add_argument("--split", default="valid")
     p.add_argument("--stride", type=int, default=None)
@@ -29,6 +30,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from vocalex.evaluation.eval_cli import evaluate, print_table
+    from vocalex.export.models import ensure
+
+    for model in args.model or []:
+        ensure(model)  # a named model (hq) is converted on first use
 
     results = evaluate(args.data, split=args.split, mode="both", wiener=args.wiener, baselines=True, museval=args.museval,
                        model=args.model, threads=args.threads, stride=args.stride, lookahead=args.lookahead,

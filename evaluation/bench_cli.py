@@ -38,7 +38,7 @@ def register(subparsers) -> None:
         description="Latency budget, stream real-time factor and offline throughput (whole pipeline) on one song.",
     )
     p.add_argument("song", nargs="?", default=None, help="audio file (default: the bundled 30 s demo song)")
-    p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--model", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: ONNX Runtime's choice)")
     p.add_argument("--stride", type=int, default=None, help="stream mode: frames per model call (default: the engine's)")
@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(args.json_path)
     if args.start_server and not args.live:
         raise UsageError("--start-server starts a JACK server for --live; add --live")
+
+    from vocalex.export.models import ensure
+
+    ensure(args.model)  # a named model (hq) is converted on first use
     live = None
     if args.live:
         # First, so a missing JACK server fails in a second rather than after the whole bench.

@@ -39,7 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--baselines", action="store_true",
                    help="also score the mixture, centre cancellation, REPET-SIM and Spleeter 2-stem")
     p.add_argument("--museval", action="store_true", help="also compute BSSEval v4 (museval) SDR/SIR/SAR/ISR")
-    p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--model", action="append", default=None, metavar="MODEL",
+                   help="ONNX model file or name (default, hq); repeat to score several models in the same run "
+                        "(default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: ONNX Runtime's choice)")
     p.add_argument("--stride", type=int, default=None, help="stream mode: frames per model call (default: the engine's)")
@@ -58,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
     if args.json_path is not None:
         _check_writable(args.json_path)
+    from vocalex.export.models import ensure
+
+    for model in args.model or []:
+        ensure(model)  # a named model (hq) is converted on first use
     if args.museval:
         from .metrics import museval_available
 
@@ -99,7 +105,7 @@ def open_eval_dataset(path, split: str = "auto"):
     return everything, "all"
 
 
-def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = False) -> dict:
+def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = False, label: str = "vocalex") -> dict:
     """{system name: (function(mixture, rate) -> stems, extra info)} for the requested vocalex modes.
 
     ``wiener`` adds offline mode with multichannel Wiener filtering (only where offline mode is scored).
@@ -110,17 +116,26 @@ def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = Fals
         raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
     systems = {}
     if mode in ("offline", "both"):
-        systems["vocalex offline"] = (lambda x, sr: separator.separate(x, sr, mode="offline"), {"kind": "vocalex", "mode": "offline"})
+        systems[f"{label} offline"] = (lambda x, sr: separator.separate(x, sr, mode="offline"), {"kind": "vocalex", "mode": "offline"})
     if wiener:
-        systems["vocalex offline+wiener"] = (lambda x, sr: separator.separate(x, sr, mode="offline", wiener=True),
-                                             {"kind": "vocalex", "mode": "offline", "wiener": True})
+        systems[f"{label} offline+wiener"] = (lambda x, sr: separator.separate(x, sr, mode="offline", wiener=True),
+                                              {"kind": "vocalex", "mode": "offline", "wiener": True})
     if mode in ("stream", "both"):
         kwargs = {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}
-        systems["vocalex stream"] = (
+        systems[f"{label} stream"] = (
             lambda x, sr: separator.separate(x, sr, mode="stream", **kwargs),
-            {"kind": "vocalex", "mode": "stream", **kwargs},
+            {"kind": "vocalex", "mode": "stream", "separator": separator, **kwargs},
         )
     return systems
+
+
+def model_label(model) -> str:
+    """A short name for a model in a table: its registered name, or its file's stem; None -> 'default'."""
+    from vocalex.engine.registry import is_name
+
+    if model is None or is_name(model):
+        return model or "default"
+    return Path(model).stem
 
 
 def stream_latency_ms(separator, sample_rate: int, channels: int, stride=None, lookahead=None) -> dict:
@@ -151,7 +166,12 @@ def evaluate(
     progress: bool = False,
     baseline_names=None,
 ) -> dict:
-    """Score every system on every track; returns the JSON-ready results dict (schema in tests/test_eval_cli.py)."""
+    """Score every system on every track; returns the JSON-ready results dict (schema in tests/test_eval_cli.py).
+
+    ``model``: one model (path, name or None for the bundled one; its systems are
+    "vocalex offline" / "vocalex stream") or a list of them, scored side by side
+    as "vocalex NAME offline" / "vocalex NAME stream".
+    """
     import numpy as np
 
     from vocalex.engine import Separator
@@ -162,9 +182,19 @@ def evaluate(
 
     ds, split_used = open_eval_dataset(dataset, split)
     tracks = ds.tracks[:limit] if limit else ds.tracks
-    separator = Separator.load(model=model, provider=provider, threads=threads)
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if len(models) > 1 and len({model_label(m) for m in models}) < len(models):
+        from vocalex.engine.errors import UsageError
 
-    systems = vocalex_systems(separator, mode, stride, lookahead, wiener)
+        raise UsageError("the models to compare need distinct names: " + ", ".join(model_label(m) for m in models))
+    systems, profiles = {}, {}
+    for m in models:
+        separator = Separator.load(model=m, provider=provider, threads=threads)
+        label = "vocalex" if len(models) == 1 else f"vocalex {model_label(m)}"
+        profiles[model_label(m)] = separator.profile.describe()
+        for name, (fn, info) in vocalex_systems(separator, mode, stride, lookahead, wiener, label).items():
+            systems[name] = (fn, {**info, "model": model_label(m)})
+    first_profile = next(iter(profiles.values()))
     skipped = {}
     if baselines:
         names = baseline_names or baselines_module.BASELINES
@@ -173,9 +203,10 @@ def evaluate(
             systems[baselines_module.LABELS[name]] = (fn, {"kind": "baseline", "baseline": name, "note": baselines_module.NOTES[name]})
         skipped = {baselines_module.LABELS[k]: v for k, v in skipped.items()}
 
+    stream_separators = {name: info.pop("separator") for name, (_, info) in systems.items() if "separator" in info}
     per_system = {name: {**info, "tracks": [], "compute_s": 0.0} for name, (_, info) in systems.items()}
     audio_seconds = 0.0
-    latency = None
+    latency = {}
     task_progress = _progress(progress, len(tracks) * len(systems))
     with task_progress as bar:
         task = bar.add_task("evaluating", total=len(tracks) * len(systems)) if bar else None
@@ -184,8 +215,8 @@ def evaluate(
             stems = track.load(sample_rate=rate)
             mixture = stems["mixture"]
             audio_seconds += len(mixture) / rate
-            if latency is None and "vocalex stream" in systems:
-                latency = stream_latency_ms(separator, rate, mixture.shape[1], stride, lookahead)
+            for name, sep in stream_separators.items():
+                latency.setdefault(name, stream_latency_ms(sep, rate, mixture.shape[1], stride, lookahead))
             for name, (fn, _) in systems.items():
                 if bar:
                     bar.update(task, description=f"{name}: {track.name[:40]}")
@@ -215,8 +246,8 @@ def evaluate(
                 for stem in STEMS
             }
         entry["x_realtime"] = audio_seconds / entry["compute_s"] if entry["compute_s"] > 0 else None
-        if entry.get("mode") == "stream" and latency is not None:
-            entry["latency"] = latency
+        if name in latency:
+            entry["latency"] = latency[name]
 
     return {
         "schema": "vocalex.eval/1",
@@ -227,7 +258,8 @@ def evaluate(
         "audio_seconds": audio_seconds,
         "metric": "sdr" + ("+museval" if museval else ""),
         "aggregation": "median and mean over tracks",
-        "model": separator.profile.describe() if hasattr(separator.profile, "describe") else str(separator.profile),
+        "model": first_profile,
+        "models": profiles,
         "provider": provider,
         "machine": machine_info(provider),
         "systems": per_system,

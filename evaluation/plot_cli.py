@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     p.add_argument("--max-hz", type=float, default=None, help="highest frequency drawn (default: Nyquist)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline", help="separation mode (default offline)")
-    p.add_argument("--model", default=None, help="ONNX model file (default: the bundled model)")
+    p.add_argument("--model", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(handler=run)
@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if not blocks:
         raise AudioInputError(f"{args.song}: shorter than --start {args.start} s")
     audio = np.concatenate(blocks)
-    separator = Separator.load(model=args.model, provider=args.provider)
+    from vocalex.export.models import ensure
+
+    separator = Separator.load(model=ensure(args.model), provider=args.provider)
     stems = separator.separate(audio, rate, mode=args.mode)
     title = f"{Path(args.song).name} [{args.start:g}-{args.start + len(audio) / rate:g} s], {args.mode}, model {separator.profile.model_version}"
     plot_spectrograms(audio, stems["vocals"], stems["accompaniment"], rate, out, title=title, max_hz=args.max_hz)

@@ -76,11 +76,14 @@ def export_onnx(
     fp16_weights: bool = False,
     tolerance: float = 1e-4,
     write_golden: bool = True,
+    extra_metadata: dict[str, str] | None = None,
 ) -> dict:
     """Export ``module`` (eval mode is set here) to ``path`` and verify it.
 
-    Returns a report dict with the max abs error. Raises ExportError on mismatch;
-    the output file is only put in place after verification passed.
+    ``extra_metadata``: further ``vocalex.*`` entries (e.g. the model's source)
+    beside the profile's. Returns a report dict with the max abs error. Raises
+    ExportError on mismatch; the output file is only put in place after
+    verification passed.
     """
     import onnx
     import onnxruntime as ort
@@ -108,7 +111,7 @@ def export_onnx(
         proto = onnx.load(tmp)
         if fp16_weights:
             proto = _weights_to_fp16(proto)
-        for key, value in profile.to_metadata().items():
+        for key, value in {**(extra_metadata or {}), **profile.to_metadata()}.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
@@ -137,10 +140,13 @@ def export_onnx(
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        if write_golden:  # the golden pair first, so a model in place always has its pair (both atomic)
+            golden = golden_path(path)
+            golden_tmp = golden.with_name(golden.name + f".{os.getpid()}.tmp.npz")
+            np.savez_compressed(golden_tmp, input=golden_in, output=golden_out)
+            os.replace(golden_tmp, golden)
         os.replace(tmp, path)
         tmp = None
-        if write_golden:
-            np.savez_compressed(golden_path(path), input=golden_in, output=golden_out)
         return {"path": str(path), "max_abs_error": max_err, "bytes": path.stat().st_size}
     finally:
         if tmp is not None and os.path.exists(tmp):

