@@ -10,7 +10,7 @@ per repeat, the measured end-to-end latency beside the reported one (algorithmic
 + compute headroom + device buffers), callback interval statistics, compute
 time per processed block (p50/p99), late blocks and xruns, naming the machine.
 Numbers only, no pass/fail. ``--start-server`` starts ``jackd --sync --no-realtime
--d dummy -r 44100 -p 256`` when no server runs (and stops it at the end).
+-d dummy -r 44100 -p BLOCKSIZE`` when no server runs (and stops it at the end).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 
-SERVER = ("jackd", "--sync", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256")
+def server_command(period: int = 256) -> tuple:
+    """jackd with the dummy driver at 44.1 kHz; its period is the device block the engine gets."""
+    return ("jackd", "--sync", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", str(period))
 
 
 def _server_answers() -> bool:
@@ -34,13 +36,13 @@ def _server_answers() -> bool:
         return False
 
 
-def start_server():
+def start_server(period: int = 256):
     """Start a dummy JACK server if none answers; returns the process to stop, or None."""
     if _server_answers():
         return None
     if shutil.which("jackd") is None:
         sys.exit("bench_live: jackd is not installed (Debian: apt-get install jackd2)")
-    process = subprocess.Popen(SERVER, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(server_command(period), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while not _server_answers():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -59,8 +61,9 @@ def main(argv=None) -> int:
     p.add_argument("--lookahead", type=int)
     p.add_argument("--latency-ms", type=float)
     p.add_argument("--blocksize", type=int, default=256)
-    p.add_argument("--low-delay", action="store_true", help="asymmetric STFT windows (one hop of STFT delay)")
-    p.add_argument("--margin-blocks", type=int, default=0)
+    p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
+                   help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
+    p.add_argument("--margin-blocks", type=int, default=1)
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start-server", action="store_true", help="start a JACK dummy server if none runs")
@@ -72,7 +75,7 @@ def main(argv=None) -> int:
     from vocalex.engine.live import LIVE_DEFAULT_THREADS
     from vocalex.engine.loopback import format_latency, machine_name, measure_latency
 
-    server = start_server() if args.start_server else None
+    server = start_server(args.blocksize) if args.start_server else None
     results = []
     try:
         threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads

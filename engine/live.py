@@ -467,7 +467,7 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 0,
+    margin_blocks: int = 1,
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,

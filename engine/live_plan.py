@@ -42,7 +42,14 @@ from .errors import UsageError
 SAFETY = 1.5
 WAKE_UP_S = 0.001
 CALIBRATION_SECONDS = 3.0   # audio processed (as fast as possible) to measure block times: ~1 s of wall time
-DEFAULT_MAX_LOAD = 0.5
+# The worker shares two cores with the audio server, the audio callback and the loopback harness: measured here
+# through JACK with the bundled model (5 ms calls), stride 2 (43 % load) left 56-1225 late blocks in 20 s, while
+# stride 3 (29 %) and 4 (22 %) left none, however much headroom stride 2 was given.
+DEFAULT_MAX_LOAD = 0.35
+# ... and over 5 minutes (benchmarks/bench_live.py --seconds 300) stride 3 still left 97 and 2420 late blocks in
+# two runs and stride 2 8908 and 11707, while stride 4 left none: the stride the planner chooses by itself is
+# never below this (an explicit --stride can go lower, e.g. where the model call is nearly free).
+MIN_AUTO_STRIDE = 4
 
 
 def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:
@@ -145,10 +152,11 @@ def stride_load(call_seconds: float, stride: int, hop: int, model_rate: int) -> 
     return call_seconds / (stride * hop / model_rate)
 
 
-def choose_stride(call_seconds: float, profile, max_load: float = DEFAULT_MAX_LOAD, max_stride: int = 64) -> int:
-    """The smallest stride whose model load stays within ``max_load``; UsageError if none does."""
+def choose_stride(call_seconds: float, profile, max_load: float = DEFAULT_MAX_LOAD, max_stride: int = 64,
+                  min_stride: int = MIN_AUTO_STRIDE) -> int:
+    """The smallest stride >= ``min_stride`` whose model load stays within ``max_load``; UsageError if none does."""
     hop, rate = profile.hop_length, profile.sample_rate
-    for stride in range(1, min(max_stride, profile.n_frames) + 1):
+    for stride in range(min(min_stride, profile.n_frames), min(max_stride, profile.n_frames) + 1):
         if stride_load(call_seconds, stride, hop, rate) <= max_load:
             return stride
     raise UsageError(

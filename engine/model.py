@@ -159,10 +159,9 @@ def read_profile(model: str | os.PathLike | None) -> ModelProfile:
 
 def read_extra_metadata(model: str | os.PathLike | None) -> dict[str, str]:
     """The ``vocalex.*`` entries beyond the profile (e.g. profile, source, mask_combination), prefix removed."""
-    _, proto = _load_proto(model)
+    _, meta, _ = _read_header(model)
     known = {METADATA_PREFIX + f.name for f in fields(ModelProfile)}
-    return {p.key[len(METADATA_PREFIX):]: p.value for p in proto.metadata_props
-            if p.key.startswith(METADATA_PREFIX) and p.key not in known}
+    return {k[len(METADATA_PREFIX):]: v for k, v in meta.items() if k.startswith(METADATA_PREFIX) and k not in known}
 
 
 def rows_for(channels: int, per_example: int) -> int:

@@ -92,13 +92,15 @@ def test_headroom_covers_the_need_in_whole_blocks():
 def test_plan_picks_smallest_stride_within_load_and_fills_budget_with_lookahead():
     p = _profile()
     # a 10 ms call: stride 1 (5.8 ms) and 3 (17.4 ms) exceed 50% load, stride 4 (23.2 ms) fits
-    assert choose_stride(0.010, p) == 4
-    plan = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512)
+    assert choose_stride(0.010, p, max_load=0.5) == 4
+    assert choose_stride(0.010, p) == 5  # the default bound, 35 %
+    assert choose_stride(0.001, p) == 4 and choose_stride(0.001, p, min_stride=1) == 1  # never below 4 by itself
+    plan = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512, max_load=0.5)
     assert plan.stride == 4
     assert plan.headroom == 3 * 256  # 12 ms needs 3 blocks of 5.8 ms, not the whole stride
     assert plan.total <= 150.0 * 44.1
     bigger = plan_latency(p, 0.010, 150.0, 44100, 256, _latency_of, need_seconds=0.012, device_samples=512,
-                          max_lookahead=plan.lookahead + 1)
+                          max_load=0.5, max_lookahead=plan.lookahead + 1)
     assert bigger.lookahead == plan.lookahead  # one more frame of lookahead would not fit
     assert _latency_of(4, plan.lookahead + 1) + plan.headroom + 512 > 150.0 * 44.1
 

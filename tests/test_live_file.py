@@ -40,7 +40,7 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     np.testing.assert_array_equal(captured[:len(clip)], clip)
     assert not captured[len(clip):].any()
     sep = Separator.load(tiny_model, threads=1)
-    latency = sep.stream(rate, 2, stride=8).latency  # lookahead 0, the default
+    latency = sep.stream(rate, 2, stride=8, synthesis="low-delay").latency  # lookahead 0 and low-delay: the defaults
     # the compute headroom is planned at start from a calibration (whole 256-frame blocks): read what was chosen
     headroom_ms = float(re.search(r"compute headroom ([0-9.]+) ms", out).group(1))
     blocks = round(headroom_ms / 1000 * rate / 256)
@@ -48,7 +48,7 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     delay = latency + blocks * 256
     # it ran until the file's last frame was played, and not much longer (the stop is polled every 0.25 s)
     assert len(clip) + delay <= len(played) <= len(clip) + delay + rate
-    expected = sep.separate(clip, rate, mode="stream", stride=8)["accompaniment"]
+    expected = sep.separate(clip, rate, mode="stream", stride=8, synthesis="low-delay")["accompaniment"]
     np.testing.assert_allclose(played[delay:delay + len(clip)], expected, atol=2e-5)
     assert not played[:delay].any()
 
