@@ -80,7 +80,7 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
     baselines, Spleeter), which have no live latency.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = plt.subplots(figsize=(8.0, 7.0))
     ys_all = []
     for i, (label, points) in enumerate(series.items()):
         points = sorted(points)
@@ -104,11 +104,12 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
         else:
             ax.plot([], [], label=f"{label} ({value:.2f} dB, off scale)", **style)
     ax.set_ylim(lo, hi)
-    ax.set_xlabel("end-to-end latency (ms): algorithmic + model call p99")
+    ax.set_xlabel("end-to-end latency (ms): algorithmic + compute headroom + device buffers")
     ax.set_ylabel("vocals SDR, median over tracks (dB)")
     ax.set_title(title or "vocals SDR against latency", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")  # the curves sit low: keep the legend off them
+    # below the axes: with a dozen series and references, any place inside covers some of the curves
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     return _save(fig, out)
 
