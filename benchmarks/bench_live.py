@@ -9,8 +9,8 @@ ports and finds the delay by cross-correlation (engine/loopback.py). Prints,
 per repeat, the measured end-to-end latency beside the reported one (algorithmic
 + compute headroom + device buffers), callback interval statistics, compute
 time per processed block (p50/p99), late blocks and xruns, naming the machine.
-Numbers only, no pass/fail. ``--start-server`` starts ``jackd --sync --no-realtime
--d dummy -r 44100 -p BLOCKSIZE`` when no server runs (and stops it at the end).
+Numbers only, no pass/fail. ``--start-server`` starts a private ``jackd --sync --no-realtime
+-d dummy -r 44100 -p BLOCKSIZE`` for the run (engine/jack_dummy.py, as ``vocalex bench --live --start-server``).
 """
 
 from __future__ import annotations
@@ -18,39 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
+import contextlib
 import sys
-import time
-
-def server_command(period: int = 256) -> tuple:
-    """jackd with the dummy driver at 44.1 kHz; its period is the device block the engine gets."""
-    return ("jackd", "--sync", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", str(period))
-
-
-def _server_answers() -> bool:
-    env = dict(os.environ, JACK_NO_START_SERVER="1")
-    try:
-        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=env).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def start_server(period: int = 256):
-    """Start a dummy JACK server if none answers; returns the process to stop, or None."""
-    if _server_answers():
-        return None
-    if shutil.which("jackd") is None:
-        sys.exit("bench_live: jackd is not installed (Debian: apt-get install jackd2)")
-    process = subprocess.Popen(server_command(period), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while not _server_answers():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            sys.exit("bench_live: jackd did not start")
-        time.sleep(0.02)
-    return process
-
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -66,67 +35,67 @@ def main(argv=None) -> int:
     p.add_argument("--margin-blocks", type=int, default=1)
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--start-server", action="store_true", help="start a JACK dummy server if none runs")
+    p.add_argument("--start-server", action="store_true", help="start a private JACK dummy server (period = --blocksize) for the run")
     p.add_argument("--json", dest="json_path", help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    from vocalex.engine import Separator
     from vocalex.engine.errors import VocalexError
-    from vocalex.engine.live import LIVE_DEFAULT_THREADS
-    from vocalex.engine.loopback import format_latency, machine_name, measure_latency
+    from vocalex.engine.jack_dummy import dummy_jack_server
 
-    server = start_server(args.blocksize) if args.start_server else None
     results = []
+    # a private server (its own name) whose period is the engine's device block; PortAudio is released before it stops
+    server = dummy_jack_server(period=args.blocksize) if args.start_server else contextlib.nullcontext()
     try:
-        threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads
-        separator = Separator.load(args.model, provider=args.provider, threads=threads)
-        print(f"machine: {machine_name()}; load average {os.getloadavg()[0]:.1f} at start")
-        print(f"model: {separator.model.path} ({args.provider}, {threads} thread(s))")
-        for i in range(args.repeats):
-            r = measure_latency(
-                provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
-                blocksize=args.blocksize, margin_blocks=args.margin_blocks, seconds=args.seconds, separator=separator,
-                synthesis="low-delay" if args.low_delay else "hann",
-            )
-            r["load_average"] = os.getloadavg()[0]
-            results.append(r)
-            print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz, "
-                  f"{r['synthesis']} synthesis, {args.seconds:g} s of audio")
-            print("  " + r["calibration"])
-            print("  " + format_latency(r))
-            print(
-                f"  measured {r['measured_samples']} vs reported {r['reported_samples']} samples "
-                f"(difference {r['difference_ms']:+.2f} ms, within one block: {r['within_one_block']})"
-            )
-            print(
-                f"  callback interval p50 {r['callback_interval_ms_p50']:.2f} ms, p99 {r['callback_interval_ms_p99']:.2f} ms, "
-                f"max {r['callback_interval_ms_max']:.2f} ms (block {r['block_ms']:.2f} ms)"
-            )
-            print(
-                f"  model call {r['model_call_ms']:.2f} ms at start; compute per block p50 {r['compute_ms_p50']:.2f} ms, "
-                f"p99 {r['compute_ms_p99']:.2f} ms"
-            )
-            print(
-                f"  late blocks {r['late_blocks']} of {r['callbacks']}, xruns (status flags) {r['xruns']}, "
-                f"server xruns {r['server_xruns']}, resyncs {r['resyncs']}, load average {r['load_average']:.1f}"
-            )
+        with server:
+            _run_repeats(args, results)
     except VocalexError as exc:
         print(f"bench_live: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    finally:
-        if server is not None:
-            # PortAudio's JACK client must go before its server does: terminating
-            # PortAudio afterwards fails an assertion in pa_jack (abort at exit).
-            import sounddevice as sd
-
-            sd._terminate()
-            server.terminate()
-            server.wait(timeout=10)
     if args.json_path:
         with open(args.json_path, "w") as f:
             json.dump(results, f, indent=2)
         print(f"wrote {args.json_path}")
     return 0
+
+
+def _run_repeats(args, results: list) -> None:
+    """Load the model once, then measure args.repeats times on the running server, printing each result."""
+    from vocalex.engine import Separator
+    from vocalex.engine.live import LIVE_DEFAULT_THREADS
+    from vocalex.engine.loopback import format_latency, machine_name, measure_latency
+
+    threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads
+    separator = Separator.load(args.model, provider=args.provider, threads=threads)
+    print(f"machine: {machine_name()}; load average {os.getloadavg()[0]:.1f} at start")
+    print(f"model: {separator.model.path} ({args.provider}, {threads} thread(s))")
+    for i in range(args.repeats):
+        r = measure_latency(
+            provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
+            blocksize=args.blocksize, margin_blocks=args.margin_blocks, seconds=args.seconds, separator=separator,
+            synthesis="low-delay" if args.low_delay else "hann",
+        )
+        r["load_average"] = os.getloadavg()[0]
+        results.append(r)
+        print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz, "
+              f"{r['synthesis']} synthesis, {args.seconds:g} s of audio")
+        print("  " + r["calibration"])
+        print("  " + format_latency(r))
+        print(
+            f"  measured {r['measured_samples']} vs reported {r['reported_samples']} samples "
+            f"(difference {r['difference_ms']:+.2f} ms, within one block: {r['within_one_block']})"
+        )
+        print(
+            f"  callback interval p50 {r['callback_interval_ms_p50']:.2f} ms, p99 {r['callback_interval_ms_p99']:.2f} ms, "
+            f"max {r['callback_interval_ms_max']:.2f} ms (block {r['block_ms']:.2f} ms)"
+        )
+        print(
+            f"  model call {r['model_call_ms']:.2f} ms at start; compute per block p50 {r['compute_ms_p50']:.2f} ms, "
+            f"p99 {r['compute_ms_p99']:.2f} ms"
+        )
+        print(
+            f"  late blocks {r['late_blocks']} of {r['callbacks']}, xruns (status flags) {r['xruns']}, "
+            f"server xruns {r['server_xruns']}, resyncs {r['resyncs']}, load average {r['load_average']:.1f}"
+        )
 
 
 if __name__ == "__main__":

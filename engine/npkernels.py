@@ -174,7 +174,6 @@ class StreamResampler:
     def process(self, x: np.ndarray) -> np.ndarray:
         """x: float32 (n, channels) -> float32 (m, channels): every output that is final."""
         half, in_r, out_r = self._half, self._in, self._out
-        span = 2 * half
         self._hist = np.concatenate([self._hist, np.asarray(x, dtype=np.float64)])
         self._n_in += len(x)
         # Output n is final once input base(n) + half has arrived, base(n) = n * in_r // out_r.

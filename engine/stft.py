@@ -90,6 +90,11 @@ def low_delay_windows(n_fft: int, hop: int, shift: float = 0.0) -> tuple[np.ndar
     return analysis, synthesis, support
 
 
+def stft_delay(n_fft: int, hop: int, synthesis: str = "hann") -> int:
+    """Samples from an input sample to its place in the synthesised stream: the synthesis support minus a hop."""
+    return (n_fft if synthesis == "hann" else 2 * hop) - hop
+
+
 def check_stft_args(n_fft: int, hop: int, channels: int) -> None:
     if n_fft < 2 or n_fft % 2:
         raise UsageError(f"n_fft must be an even number >= 2, got {n_fft}")
@@ -255,7 +260,7 @@ class OlaSynthesizer:
         # (with a shift the product with the unshifted analysis window is not exactly a Hann: normalise by the
         # shifted product's weight, which is 1, as the frames arrive shifted)
         self.inv_weight = np.ones(hop) if synthesis != "hann" else 1.0 / overlap_weight(self.analysis_window, hop, self.window)
-        self.delay = self.support - hop
+        self.delay = stft_delay(n_fft, hop, synthesis)
         self._acc = np.zeros((channels, self.support))
         self._state = np.zeros(1, dtype=np.int64)
 

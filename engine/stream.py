@@ -41,7 +41,7 @@ import numpy as np
 from .errors import UsageError
 from .jit import njit  # compiled on first call: the offline path never calls these
 from .model import rows_for
-from .stft import OlaSynthesizer, StftAnalyzer
+from .stft import OlaSynthesizer, StftAnalyzer, stft_delay
 
 MIN_RATE, MAX_RATE = 8000, 192000
 MAX_CHANNELS = 8
@@ -232,7 +232,7 @@ class MaskingCore:
         else:
             raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
-        self.align = self.n_fft - self.hop if not self.low_delay else self._synth.delay
+        self.align = stft_delay(self.n_fft, self.hop, synthesis)
         self.holdback = ((2 if pipelined else 1) * self.frames_per_call + lookahead) * self.hop - 1
         s = self.frames_per_call
         self._worker = self._running = None
@@ -455,7 +455,7 @@ class StreamSeparator:
             host = self.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
             self._down = StreamResampler(rate, host, self.channels)
-            base_align = (profile.n_fft if synthesis == "hann" else 2 * profile.hop_length) - profile.hop_length
+            base_align = stft_delay(profile.n_fft, profile.hop_length, synthesis)
             # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
@@ -499,7 +499,7 @@ class StreamSeparator:
         elif block.ndim != 2 or block.shape[1] != c:
             hint = ""
             if block.ndim == 2 and block.shape[0] == c:
-                hint = f"; it looks transposed: pass block.T (frames first, as soundfile reads)"
+                hint = "; it looks transposed: pass block.T (frames first, as soundfile reads)"
             raise UsageError(f"block must have shape (frames, {c}), got {block.shape}{hint}")
         if block.dtype.kind != "f":
             raise UsageError(f"block must be float (float32 preferred), got {block.dtype}")
