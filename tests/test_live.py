@@ -153,10 +153,12 @@ def _demo_excerpt(samplerate, seconds=3.0):
 def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, devices, tmp_path, synthesis):
     """A known mix through the live input: the output equals `separate(mode="stream")`, aligned."""
     sr = devices.samplerate
-    # The defaults of `vocalex live`, plus two blocks of margin: this test's subject is that the output
-    # equals stream mode, and the suite may run on a busy machine; whether the calibrated headroom alone
-    # suffices is measured over minutes by benchmarks/bench_live.py, not asserted in a few seconds here.
-    setup = build_live_stream(devices, separator=separator, margin_blocks=2, synthesis=synthesis)
+    # The defaults of `vocalex live`, plus a quarter second of margin: this test's subject is that the output
+    # equals stream mode, and CI machines stall for tens of milliseconds (a run with two blocks of margin had 3
+    # late blocks in a row there); whether the calibrated headroom alone suffices is measured over minutes by
+    # benchmarks/bench_live.py, not asserted in a few seconds here.
+    margin = -(-sr // 4 // 256)  # blocks of the default block size
+    setup = build_live_stream(devices, separator=separator, margin_blocks=margin, synthesis=synthesis)
     recorder = LiveRecorder(tmp_path / "rec", sr, devices.channels)
     engine = LiveEngine(
         setup.stream, devices, gains=stem_gains("accompaniment"), headroom=setup.plan.headroom,
