@@ -12,12 +12,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 MUSDB_7S = REPO.parent / "shared" / "data" / "musdb18-7s"
-DEMO_SONG = REPO / "engine" / "assets" / "demo_lets_go_fishin_30s.ogg"
+DEMO_SONG = REPO / "src" / "vocalex" / "engine" / "assets" / "demo_lets_go_fishin_30s.ogg"
 
 
 def write_json(obj, path) -> Path:
     """Write ``obj`` as indented JSON (via eval_cli's atomic writer) and say where."""
-    from vocalex.evaluation.eval_cli import write_json as atomic
+    from vocalex.cli.eval import write_json as atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "engine" / "assets" / "demo_lets_go_fishin_30s.ogg"
+DEMO = REPO / "src" / "vocalex" / "engine" / "assets" / "demo_lets_go_fishin_30s.ogg"
 
 
 def machine() -> str:
@@ -101,7 +101,7 @@ def bench_live_blocks(model, audio, rate, stride, block=256):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="ONNX model (default: the bundled engine/assets/default.onnx)")
+    ap.add_argument("--model", default=None, help="ONNX model (default: the bundled src/vocalex/engine/assets/default.onnx)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
     ap.add_argument("--strides", default="4,8", help="stream strides to time (comma-separated)")
     ap.add_argument("--audio", default=str(DEMO), help="audio file for the real-time factors (default: the demo song)")

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from vocalex.engine.errors import VocalexError
-    from vocalex.engine.jack_dummy import dummy_jack_server
+    from vocalex.live.jack_dummy import dummy_jack_server
 
     results = []
     # a private server (its own name) whose period is the engine's device block; PortAudio is released before it stops
@@ -61,8 +61,8 @@ def main(argv=None) -> int:
 def _run_repeats(args, results: list) -> None:
     """Load the model once, then measure args.repeats times on the running server, printing each result."""
     from vocalex.engine import Separator
-    from vocalex.engine.live import LIVE_DEFAULT_THREADS
-    from vocalex.engine.loopback import format_latency, machine_name, measure_latency
+    from vocalex.live.engine import LIVE_DEFAULT_THREADS
+    from vocalex.live.loopback import format_latency, machine_name, measure_latency
 
     threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads
     separator = Separator.load(args.model, provider=args.provider, threads=threads)

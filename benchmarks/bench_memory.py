@@ -30,7 +30,7 @@ PEAK = "PEAK_RSS_KIB"
 # Runs the real CLI and reports the peak RSS of that very process.
 RUNNER = (
     "import resource, sys\n"
-    "from vocalex.engine.cli import main\n"
+    "from vocalex.cli.main import main\n"
     "rc = main(sys.argv[1:])\n"
     f"print('{PEAK}', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
     "sys.exit(rc)\n"

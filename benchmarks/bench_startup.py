@@ -36,7 +36,7 @@ from pathlib import Path
 
 from _eval_common import MUSDB_7S, REPO, RESULTS, write_json
 
-MODULES = ("numpy", "soundfile", "onnxruntime", "onnx", "numba", "rocket_fft", "vocalex.engine.cli",
+MODULES = ("numpy", "soundfile", "onnxruntime", "onnx", "numba", "rocket_fft", "vocalex.cli.main",
            "vocalex.engine.separator", "vocalex.engine.stream")
 PEER_DIR = REPO / ".cache" / "spleeter-onnx"
 
@@ -72,7 +72,7 @@ def first_calls(clip: Path, out: Path) -> dict:
         "import sys, time, json\n"
         "t0 = time.perf_counter()\n"
         "from vocalex.engine.separator import Separator\n"
-        "from vocalex.engine.separate_cli import separate_file\n"
+        "from vocalex.cli.separate import separate_file\n"
         "t1 = time.perf_counter(); s = Separator.load(); t2 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t3 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t4 = time.perf_counter()\n"
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
 
     vocalex = [str(Path(sys.executable).with_name("vocalex"))]
     if not Path(vocalex[0]).exists():
-        vocalex = [sys.executable, "-m", "vocalex.engine.cli"]
+        vocalex = [sys.executable, "-m", "vocalex.cli.main"]
     machine = machine_info()
     print(f"machine: {describe(machine)}; load average {os.getloadavg()[0]:.2f} at start")
     tmp = Path(tempfile.mkdtemp(prefix="vocalex-startup-"))

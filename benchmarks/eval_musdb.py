@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "eval_musdb_valid.json"))
     args = p.parse_args(argv)
 
-    from vocalex.evaluation.eval_cli import evaluate, print_table
+    from vocalex.cli.eval import evaluate, print_table
     from vocalex.export.models import ensure
 
     for model in args.model or []:

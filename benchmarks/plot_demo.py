@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-hz", default="16000")
     args = p.parse_args(argv)
 
-    from vocalex.engine.cli import main as vocalex
+    from vocalex.cli.main import main as vocalex
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     cmd = ["plot", str(DEMO_SONG), "-o", str(RESULTS / "demo_spectrogram.png"), "--force",

@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     from pathlib import Path
 
     from vocalex.engine import Separator
-    from vocalex.engine.live_plan import calibrate, headroom_samples
-    from vocalex.evaluation.eval_cli import open_eval_dataset
+    from vocalex.live.plan import calibrate, headroom_samples
+    from vocalex.cli.eval import open_eval_dataset
     from vocalex.evaluation.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
     from vocalex.evaluation.plots import plot_sdr_vs_latency

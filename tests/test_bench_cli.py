@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 
 
 @pytest.fixture()
@@ -74,7 +74,7 @@ def test_bench_bad_song_is_one_line_error(tmp_path, tiny_model, capsys):
 def test_bench_live_delegates_to_the_loopback_measurement(short_song, tiny_model, tmp_path, monkeypatch):
     # The loopback itself is the live helper's and is tested against a JACK server in test_live.py;
     # here: bench --live passes its settings through and stores the result in the JSON.
-    import vocalex.engine.loopback as loopback
+    import vocalex.live.loopback as loopback
 
     seen = {}
 
@@ -100,7 +100,7 @@ def test_bench_live_start_server_needs_no_running_server(short_song, tiny_model,
 
     env = {k: v for k, v in os.environ.items() if k != "JACK_DEFAULT_SERVER"}
     env["JACK_DEFAULT_SERVER"] = f"nothing-runs-here-{os.getpid()}"  # so an existing default server is not used
-    proc = subprocess.Popen([sys.executable, "-m", "vocalex.engine.cli", "bench", str(short_song), "--model", str(tiny_model),
+    proc = subprocess.Popen([sys.executable, "-m", "vocalex.cli.main", "bench", str(short_song), "--model", str(tiny_model),
                              "--live", "--start-server", "--seconds", "1"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=300)
@@ -109,6 +109,6 @@ def test_bench_live_start_server_needs_no_running_server(short_song, tiny_model,
     left = subprocess.run(["pgrep", "-f", f"jackd -n vocalex-{proc.pid} "], capture_output=True, text=True)
     assert left.stdout.strip() == "", "the dummy server outlived the run"
     # without --live the option has nothing to start a server for
-    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "bench", str(short_song), "--start-server"],
+    proc = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "bench", str(short_song), "--start-server"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2 and "add --live" in proc.stderr

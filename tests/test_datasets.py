@@ -12,8 +12,8 @@ import soundfile as sf
 
 from vocalex.engine.errors import AudioInputError, UsageError
 from vocalex.training.cache import cached_file, cached_track
-from vocalex.training.datasets import Track, open_dataset
-from vocalex.training.splits import VALID_NAMES
+from vocalex.data.datasets import Track, open_dataset
+from vocalex.data.splits import VALID_NAMES
 
 RATE = 8000
 FRAMES = 800

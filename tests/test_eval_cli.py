@@ -11,7 +11,7 @@ import pytest
 from optional import need
 import soundfile as sf
 
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 
 SR = 22050  # not the model's rate: the engine resamples, the metric runs at the dataset's rate
 

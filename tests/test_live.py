@@ -16,21 +16,21 @@ import soundfile as sf
 
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
 from vocalex.engine import Separator
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 from vocalex.engine.errors import UsageError
-from vocalex.engine.live import (
+from vocalex.live.engine import (
     LiveEngine,
     LiveRecorder,
     build_live_stream,
     resolve_devices,
     stem_gains,
 )
-from vocalex.engine.live_plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
-from vocalex.engine.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
+from vocalex.live.plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
+from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
 from vocalex.engine.ringbuffer import SpscRing
 
-DEMO = "engine/assets/demo_lets_go_fishin_30s.ogg"
+DEMO = "src/vocalex/engine/assets/demo_lets_go_fishin_30s.ogg"
 
 
 # -- the ring buffer --------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_a_stream_that_cannot_open_leaves_no_recording(separator, devices, tmp_p
 def test_meter_prints_plain_lines_when_not_a_terminal():
     import io
 
-    from vocalex.engine.meter import LiveMeter
+    from vocalex.live.meter import LiveMeter
 
     out = io.StringIO()
     snap = {

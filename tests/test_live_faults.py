@@ -23,7 +23,7 @@ import soundfile as sf
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
 from live_server import start_jack_server, stop_jack_server  # noqa: E402
 
-from vocalex.engine.cli import main  # noqa: E402
+from vocalex.cli.main import main  # noqa: E402
 
 LIVE_START_TIMEOUT_S = 60.0   # model load, timing and warm-up in a fresh interpreter on a loaded machine
 EXIT_TIMEOUT_S = 30.0         # the hang guard: a run whose device vanished must have exited by then
@@ -53,7 +53,7 @@ def _live_process(server: str, tmp_path, *args: str) -> tuple[subprocess.Popen, 
     out = open(tmp_path / "stdout.txt", "w+")
     err = open(tmp_path / "stderr.txt", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "vocalex.engine.cli", "live", *args], stdout=out, stderr=err, env=env,
+        [sys.executable, "-m", "vocalex.cli.main", "live", *args], stdout=out, stderr=err, env=env,
         stdin=subprocess.DEVNULL,
     )
     return process, out, err
@@ -217,7 +217,7 @@ def test_recording_that_cannot_be_written_exits_7_and_leaves_no_file(own_jack_se
     name, _ = own_jack_server
     rec = tmp_path / "rec"
     env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-    argv = [sys.executable, "-m", "vocalex.engine.cli", "live", "--model", str(tiny_model), "--duration", "10", "--record", str(rec)]
+    argv = [sys.executable, "-m", "vocalex.cli.main", "live", "--model", str(tiny_model), "--duration", "10", "--record", str(rec)]
     # 200 kB is about 0.6 s of one stereo float32 file at 44.1 kHz
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_limit_file_size(200_000))
     try:

@@ -14,10 +14,10 @@ import soundfile as sf
 
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
 from vocalex.engine import Separator
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 from vocalex.engine.errors import AudioInputError, UsageError
 
-DEMO = "engine/assets/demo_lets_go_fishin_30s.ogg"
+DEMO = "src/vocalex/engine/assets/demo_lets_go_fishin_30s.ogg"
 
 
 def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_server, tiny_model, tmp_path, capsys):
@@ -92,7 +92,7 @@ def test_no_sound_card_start_server_plays_a_file_into_a_recording(tiny_model, tm
     clip, rate = sf.read(DEMO, dtype="float32", start=3 * 44100, frames=44100)
     sf.write(song, clip, rate, subtype="FLOAT")
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"nothing-runs-here-{os.getpid()}")
-    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "live", "--start-server", "--input-file", str(song),
+    proc = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "live", "--start-server", "--input-file", str(song),
                            "--record", str(tmp_path / "rec"), "--model", str(tiny_model), "--stride", "8"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -41,14 +41,14 @@ def test_model_without_metadata_is_refused(tiny_model, tmp_path, drop):
 
 
 def test_info_cli_prints_metadata_and_refuses_foreign_files(tiny_model, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "info", str(tiny_model), "--json"],
+    out = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "info", str(tiny_model), "--json"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["n_fft"] == 1024 and info["target"] == "vocals" and info["channels"] == 1
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model at all")
-    out = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "info", str(junk)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "info", str(junk)], capture_output=True, text=True)
     assert out.returncode == ModelError.exit_code
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 

@@ -24,7 +24,7 @@ RATE = 44100
 
 def vocalex(*args, timeout=120, **kw):
     """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
-    return subprocess.run([sys.executable, "-m", "vocalex.engine.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "vocalex.cli.main", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
@@ -353,7 +353,7 @@ def test_interrupted_run_leaves_no_partial_file(sig, tmp_path, tiny_model):
     src = tmp_path / "long.wav"
     sf.write(src, music(120.0, channels=2), RATE)  # long enough to be mid-file when the signal lands
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "vocalex.engine.cli", "separate", str(src), "-o", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "vocalex.cli.main", "separate", str(src), "-o", str(out),
                              "--model", str(tiny_model), "--mode", "stream", "--stride", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

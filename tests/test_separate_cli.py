@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 from vocalex.engine.model import OnnxModel
 from vocalex.engine.stream import StreamSeparator
 
@@ -140,7 +140,7 @@ def test_bad_arguments_exit_with_one_line(tiny_model, tmp_path, args, code, mess
     write(tmp_path / "a.wav", 1000, 1, 44100)
     if "--model" not in args:
         args = args + ["--model", str(tiny_model)]
-    proc = subprocess.run([sys.executable, "-m", "vocalex.engine.cli", "separate", str(tmp_path / "a.wav"),
+    proc = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "separate", str(tmp_path / "a.wav"),
                            "-o", str(tmp_path / "o"), *args], capture_output=True, text=True)
     assert proc.returncode == code, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -13,7 +13,7 @@ HEAVY = ("numba", "rocket_fft", "scipy", "onnx", "onnxruntime", "numpy", "torch"
 def loaded_after(*argv):
     """Run `vocalex ARGV` in a fresh interpreter; return (exit code, heavy modules it imported)."""
     code = ("import sys, json\n"
-            "from vocalex.engine.cli import main\n"
+            "from vocalex.cli.main import main\n"
             "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
             f"print(json.dumps([rc, sorted(m for m in {HEAVY!r} if m in sys.modules)]))\n")
     proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, timeout=300)

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from vocalex.training.loss import crop_samples, magnitude, masked_l1, stream_frames  # noqa: E402
 from vocalex.training.profiles import PROFILES  # noqa: E402
-from vocalex.training.splits import VALID_NAMES  # noqa: E402
+from vocalex.data.splits import VALID_NAMES  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402
 
 TINY = (4, 8, 16, 32, 64, 128)
@@ -119,7 +119,7 @@ def test_train_checkpoints_validates_and_resumes(tmp_path):
 
 
 def _vocalex(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vocalex.engine.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "vocalex.cli.main", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd)
 
 
@@ -168,7 +168,7 @@ def test_distributed_data_parallel_two_gloo_processes(tmp_path):
     run = tmp_path / "run"
     r = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "vocalex.engine.cli", "train", "--data", str(data), "--out", str(run), "--steps", "2",
+         "-m", "vocalex.cli.main", "train", "--data", str(data), "--out", str(run), "--steps", "2",
          "--widths", ",".join(map(str, TINY)), "--batch-size", "2", "--valid-modes", "none", "--cache",
          str(tmp_path / "cache"), "--threads", "1", "--quiet", "--device", "cpu"],
         capture_output=True, text=True,

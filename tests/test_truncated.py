@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from vocalex.engine.audio_io import AudioReader, header_frames
-from vocalex.engine.cli import main
+from vocalex.cli.main import main
 
 RATE = 44100
 

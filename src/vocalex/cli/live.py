@@ -13,8 +13,8 @@ MAX_MARGIN_BLOCKS = 64
 
 def _gain(text: str) -> float:
     """argparse type for a gain in dB (a finite number or -inf), with the one-line reason on failure."""
-    from .live import parse_gain_db
-    from .errors import UsageError
+    from vocalex.live.engine import parse_gain_db
+    from vocalex.engine.errors import UsageError
 
     try:
         return parse_gain_db(text)
@@ -91,7 +91,7 @@ def register(subparsers) -> None:
 
 
 def _check_numbers(args) -> None:
-    from .errors import UsageError
+    from vocalex.engine.errors import UsageError
 
     if args.blocksize < 16 or args.blocksize > 8192:
         raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
@@ -134,7 +134,7 @@ def _stop_on_sigterm() -> None:
 def run(args) -> int:
     _check_numbers(args)
     if args.list_devices:
-        from .live import list_devices_text
+        from vocalex.live.engine import list_devices_text
 
         print(list_devices_text())
         return 0
@@ -144,17 +144,17 @@ def run(args) -> int:
     ensure(args.model)  # a named model (hq) is converted before any device opens
     lookahead = None
     if args.lookahead is not None:
-        from .model import read_profile
-        from .separator import parse_lookahead
+        from vocalex.engine.model import read_profile
+        from vocalex.engine.separator import parse_lookahead
 
         lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
 
-    from .errors import VocalexError
-    from .live import DeviceLostError, portaudio_lost_its_jack_server
+    from vocalex.engine.errors import VocalexError
+    from vocalex.live.engine import DeviceLostError, portaudio_lost_its_jack_server
 
     import contextlib
 
-    from .jack_dummy import dummy_jack_server
+    from vocalex.live.jack_dummy import dummy_jack_server
 
     try:
         with dummy_jack_server() if args.start_server else contextlib.nullcontext():
@@ -171,8 +171,8 @@ def run(args) -> int:
 
 
 def _measure_latency(args, lookahead) -> int:
-    from .errors import UsageError
-    from .loopback import format_latency, measure_latency
+    from vocalex.engine.errors import UsageError
+    from vocalex.live.loopback import format_latency, measure_latency
 
     if args.record or args.duration or args.samplerate:
         raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
@@ -194,13 +194,13 @@ def _measure_latency(args, lookahead) -> int:
 
 
 def _run_live(args, lookahead) -> int:
-    from .live import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
-    from .meter import LiveMeter
+    from vocalex.live.engine import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
+    from vocalex.live.meter import LiveMeter
 
     gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
     source = None
     if args.input_file is not None:
-        from .file_source import FileSource, resolve_output_device
+        from vocalex.live.file_source import FileSource, resolve_output_device
 
         devices = resolve_output_device(args.input_file, args.output, samplerate=args.samplerate)
         source = FileSource(args.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
@@ -275,7 +275,7 @@ def _say(line: str) -> None:
     """print(), except that a closed stdout pipe (`vocalex live | head`) is not an error."""
     import sys
 
-    from .meter import silence_closed_stdout
+    from vocalex.live.meter import silence_closed_stdout
 
     try:
         print(line, flush=True)

@@ -112,7 +112,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 # ----------------------------------------------------------------------------------------------- data
 def _extra_files(paths: list[str], kind: str) -> list[Path]:
     """Audio files for extra material: a file, or a folder (a stems folder gives its ``kind`` stems)."""
-    from .datasets import AUDIO_SUFFIXES, open_dataset
+    from vocalex.data.datasets import AUDIO_SUFFIXES, open_dataset
 
     files = []
     for p in map(Path, paths):
@@ -134,7 +134,7 @@ def _extra_files(paths: list[str], kind: str) -> list[Path]:
 def build_pool(cfg: TrainConfig, log=print) -> StemPool:
     """Decode (once, through the cache) every training track and extra file into a StemPool."""
     from .cache import cached_file, cached_track
-    from .datasets import open_dataset
+    from vocalex.data.datasets import open_dataset
 
     rate = PROFILES[cfg.profile].sample_rate
     pool = StemPool()

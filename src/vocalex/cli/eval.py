@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     for model in args.model or []:
         ensure(model)  # a named model (hq) is converted on first use
     if args.museval:
-        from .metrics import museval_available
+        from vocalex.evaluation.metrics import museval_available
 
         if not museval_available():
             raise UsageError("--museval needs the package museval (pip install 'vocalex[eval]')")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 def open_eval_dataset(path, split: str = "auto"):
     """The dataset and the split actually used: 'auto' picks 'valid' for MUSDB18, every track otherwise."""
-    from vocalex.training.datasets import open_dataset
+    from vocalex.data.datasets import open_dataset
 
     if split == "all":
         return open_dataset(path, split=None), "all"
@@ -176,9 +176,9 @@ def evaluate(
 
     from vocalex.engine import Separator
 
-    from . import baselines as baselines_module
-    from .machine import machine_info
-    from .metrics import aggregate, bsseval_v4, sdr
+    from vocalex.evaluation import baselines as baselines_module
+    from vocalex.evaluation.machine import machine_info
+    from vocalex.evaluation.metrics import aggregate, bsseval_v4, sdr
 
     ds, split_used = open_eval_dataset(dataset, split)
     tracks = ds.tracks[:limit] if limit else ds.tracks
@@ -307,7 +307,7 @@ def print_table(results: dict) -> None:
     """The summary table: one row per system, SDR median / mean per stem, speed."""
     from rich.table import Table
 
-    from .machine import describe
+    from vocalex.evaluation.machine import describe
 
     museval = "museval" in results["metric"]
     title = (

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UnsupportedAudioError, VocalexError
-from .ringbuffer import SpscRing
+from vocalex.engine.errors import UnsupportedAudioError, VocalexError
+from vocalex.engine.ringbuffer import SpscRing
 
 RING_SECONDS = 4.0      # decoded audio held ahead of the callback
 PREFILL_SECONDS = 1.0   # decoded before the stream starts
@@ -41,7 +41,7 @@ class FileSource:
     """
 
     def __init__(self, path: str | Path, samplerate: int, channels: int):
-        from .audio_io import AudioReader
+        from vocalex.engine.audio_io import AudioReader
 
         self.path = Path(path)
         self.samplerate = int(samplerate)
@@ -154,8 +154,8 @@ def resolve_output_device(path: str | Path, output_spec=None, samplerate: int | 
     the file. ``samplerate`` None runs at the device's own rate (the file is
     resampled to it).
     """
-    from .errors import DeviceError
-    from .live import JACK_HOSTAPI_NAME, DeviceChoice, _find_device, _hostapi_index, portaudio
+    from vocalex.engine.errors import DeviceError
+    from .engine import JACK_HOSTAPI_NAME, DeviceChoice, _find_device, _hostapi_index, portaudio
 
     sd = portaudio()
     dout = _find_device(sd, output_spec, "output", _hostapi_index(sd, JACK_HOSTAPI_NAME))

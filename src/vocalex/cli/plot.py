@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from vocalex.engine import Separator
     from vocalex.engine.audio_io import AudioReader
 
-    from .plots import plot_spectrograms
+    from vocalex.evaluation.plots import plot_spectrograms
 
     with AudioReader(args.song) as reader:
         rate = reader.sample_rate

@@ -57,7 +57,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from vocalex.engine.errors import UsageError
 
-    from .eval_cli import _check_writable, write_json
+    from .eval import _check_writable, write_json
 
     if args.block < 1:
         raise UsageError(f"--block must be at least 1, got {args.block}")
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         # First, so a missing JACK server fails in a second rather than after the whole bench.
         import contextlib
 
-        from vocalex.engine.jack_dummy import dummy_jack_server
-        from vocalex.engine.loopback import format_latency, measure_latency
+        from vocalex.live.jack_dummy import dummy_jack_server
+        from vocalex.live.loopback import format_latency, measure_latency
 
         with dummy_jack_server() if args.start_server else contextlib.nullcontext():
             live = measure_latency(
@@ -237,7 +237,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     """Run the three measurements; returns the JSON-ready dict (schema in tests/test_bench_cli.py)."""
     from vocalex.engine import Separator
 
-    from .machine import machine_info
+    from vocalex.evaluation.machine import machine_info
 
     song = Path(song) if song is not None else default_song()
     loaded = Separator.load(model=model, provider=provider, threads=threads)
@@ -320,8 +320,8 @@ def print_report(results: dict) -> None:
     """Latency budget, stream and offline speed as rich tables."""
     from rich.table import Table
 
-    from .eval_cli import wide_console
-    from .machine import describe
+    from .eval import wide_console
+    from vocalex.evaluation.machine import describe
 
     console = wide_console()
     lat, st, off = results["latency"], results["stream"], results["offline"]

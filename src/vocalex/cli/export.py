@@ -33,7 +33,7 @@ def run(args) -> int:
     from vocalex.training.profiles import StftProfile
     from vocalex.training.train import load_checkpoint, model_from_checkpoint
 
-    from .onnx_export import export_onnx, golden_path, profile_for
+    from vocalex.export.onnx_export import export_onnx, golden_path, profile_for
 
     out = Path(args.out)
     if out.suffix != ".onnx":
@@ -57,7 +57,7 @@ def run(args) -> int:
     )
     extra = None
     if ckpt.get("arch") == "spleeter2stems":  # a fine-tuned hq model says where its starting weights came from
-        from .spleeter_hq import SOURCE, extra_metadata
+        from vocalex.export.spleeter_hq import SOURCE, extra_metadata
 
         extra = extra_metadata(source=f"{SOURCE}, fine-tuned by vocalex train --init hq (step {ckpt.get('step', '?')})")
     report = export_onnx(model, profile, out, fp16_weights=args.fp16, tolerance=tolerance, extra_metadata=extra)

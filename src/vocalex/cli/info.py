@@ -16,8 +16,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from vocalex.export.models import ensure
 
-    from .errors import UsageError
-    from .model import read_channels, read_extra_metadata, read_profile, resolve_model_path
+    from vocalex.engine.errors import UsageError
+    from vocalex.engine.model import read_channels, read_extra_metadata, read_profile, resolve_model_path
 
     if args.model is not None and args.model_option is not None:
         raise UsageError("name the model once: as an argument or with --model")

@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from .errors import DeviceError
+from vocalex.engine.errors import DeviceError
 
 HARNESS_NAME = "vocalex-loopback"
 
@@ -248,7 +248,7 @@ def machine_name() -> str:
     """The machine a number was taken on: CPU model, cores, OS."""
     import os
 
-    from .machine import cpu_model
+    from vocalex.engine.machine import cpu_model
 
     return f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
@@ -265,7 +265,7 @@ def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.
     is then not what was played or processed, which is the machine's doing,
     not the engine's (a non-realtime server on a loaded machine).
     """
-    from .live import portaudio
+    from .engine import portaudio
 
     sd = portaudio()
     harness = JackHarness(signal, tail)
@@ -307,7 +307,7 @@ def measure_latency(
     callback interval and compute time statistics, late blocks, xruns and the
     machine. Raises DeviceError when no JACK server runs.
     """
-    from .live import JACK_HOSTAPI_NAME, LiveEngine, build_live_stream, jack_server_running, resolve_devices
+    from .engine import JACK_HOSTAPI_NAME, LiveEngine, build_live_stream, jack_server_running, resolve_devices
 
     if not jack_server_running():
         raise DeviceError("no JACK server is running; start one (jackd --sync --no-realtime -d dummy -r 44100 -p 256 &) "

@@ -18,7 +18,7 @@ def run(args) -> int:
     from vocalex.engine.errors import UsageError
     from vocalex.engine.registry import CACHE_ENV, cache_dir
 
-    from .models import build, listing
+    from vocalex.export.models import build, listing
 
     if args.action == "build":
         if args.name is None:

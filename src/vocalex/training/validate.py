@@ -24,7 +24,7 @@ def load_clips(dataset_paths, sample_rate: int, cache: str | None = None, split:
     from vocalex.engine.errors import AudioInputError
 
     from .cache import cached_track
-    from .datasets import open_dataset
+    from vocalex.data.datasets import open_dataset
 
     clips = []
     for path in dataset_paths:

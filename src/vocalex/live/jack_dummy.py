@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from .errors import DeviceError
+from vocalex.engine.errors import DeviceError
 
 START_TIMEOUT_S = 15.0
 
@@ -33,7 +33,7 @@ def dummy_jack_server(samplerate: int = 44100, period: int = 256):
 
     Raises DeviceError when jackd is missing or does not come up.
     """
-    from .live import jack_server_running
+    from .engine import jack_server_running
 
     if shutil.which("jackd") is None:
         raise DeviceError("--start-server needs jackd (Debian: apt-get install jackd2)")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UsageError
+from vocalex.engine.errors import UsageError
 
 # need = SAFETY * p99.9 + WAKE_UP_S: the p99.9 of a few seconds of blocks is close to their maximum, and the live
 # worker shares the GIL and two cores with the audio callback, the meter and the OS; measured here the live

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Track, decode_audio, resample
+from vocalex.data.datasets import Track, decode_audio, resample
 
 DEFAULT_CACHE = Path("~/.cache/vocalex").expanduser()
 

@@ -27,7 +27,7 @@ resampling), so
 for every n, whatever the worker's timing. ``H`` is the **compute headroom**:
 block k arrives in callback k and its output is due in callback k + H/blocksize,
 so the worker has H samples of time per block. H is planned from a calibration
-of the very stream on this machine (:mod:`vocalex.engine.live_plan`: 1.5 x the
+of the very stream on this machine (:mod:`vocalex.live.plan`: 1.5 x the
 p99.9 block time + 1 ms, rounded up to whole blocks, plus ``margin_blocks``),
 not from the stride: a 5 ms model call needs 2 blocks of 5.8 ms, not the whole
 stride it was once given. The device and audio server add their own buffering
@@ -95,8 +95,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeviceError, OutputError, UsageError, VocalexError
-from .live_plan import (
+from vocalex.engine.errors import DeviceError, OutputError, UsageError, VocalexError
+from .plan import (
     CALIBRATION_SECONDS,
     DEFAULT_MAX_LOAD,
     Calibration,
@@ -109,7 +109,7 @@ from .live_plan import (
     stride_samples,
     time_model_call,
 )
-from .ringbuffer import SpscRing
+from vocalex.engine.ringbuffer import SpscRing
 
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
 KEEP_CHOICES = ("accompaniment", "vocals", "all")
@@ -481,7 +481,7 @@ def build_live_stream(
     The headroom comes from a calibration of the chosen stream on this machine
     (:func:`calibrate`), plus ``margin_blocks`` device blocks.
     """
-    from .separator import DEFAULT_LOOKAHEAD, Separator
+    from vocalex.engine.separator import DEFAULT_LOOKAHEAD, Separator
 
     if latency_ms is not None and (stride is not None or lookahead is not None):
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
@@ -537,7 +537,7 @@ class LiveRecorder:
     KINDS = ("input", "output")
 
     def __init__(self, folder: str | os.PathLike, samplerate: int, channels: int, force: bool = False):
-        from .wavfile import FloatWavWriter
+        from vocalex.engine.wavfile import FloatWavWriter
 
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():

@@ -76,9 +76,9 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
     appear only complete (atomic rename). on_progress(done_frames, total_frames)
     is called after every block.
     """
-    from .audio_io import AtomicAudioWriter, AudioReader, check_can_write
-    from .errors import OutputError
-    from .separator import separate_blocks
+    from vocalex.engine.audio_io import AtomicAudioWriter, AudioReader, check_can_write
+    from vocalex.engine.errors import OutputError
+    from vocalex.engine.separator import separate_blocks
 
     input_path = Path(input_path)
     outputs = output_paths(input_path, out_root, fmt, name)
@@ -118,11 +118,11 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
 
 
 def run(args) -> int:
-    from .errors import UsageError, VocalexError
-    from .separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator, parse_lookahead
-    from .stream import check_stream_args
+    from vocalex.engine.errors import UsageError, VocalexError
+    from vocalex.engine.separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator, parse_lookahead
+    from vocalex.engine.stream import check_stream_args
 
-    from .batch import expand_inputs, run_parallel
+    from vocalex.engine.batch import expand_inputs, run_parallel
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
@@ -246,8 +246,8 @@ class _Progress:
             print(line, file=sys.stderr)
 
 
-def main(argv=None) -> int:  # for `python -m vocalex.engine.separate_cli` during development
-    from .cli import main as cli_main
+def main(argv=None) -> int:  # for `python -m vocalex.cli.separate` during development
+    from .main import main as cli_main
 
     return cli_main(["separate", *(argv if argv is not None else sys.argv[1:])])
 

@@ -92,7 +92,7 @@ _worker = {}
 
 
 def _init_worker(model, provider, threads) -> None:
-    from .cli import install_termination_handler
+    from vocalex.cli.main import install_termination_handler
     from .separator import Separator
 
     install_termination_handler()
@@ -103,7 +103,7 @@ def _init_worker(model, provider, threads) -> None:
 
 
 def _separate_one(path, out_root, name, options):
-    from .separate_cli import separate_file
+    from vocalex.cli.separate import separate_file
 
     if "error" in _worker:
         return ("error", path, *_worker["error"])

@@ -69,7 +69,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from vocalex.engine.errors import UsageError
 
-    from .train import TrainConfig, train
+    from vocalex.training.train import TrainConfig, train
 
     modes = () if args.valid_modes.strip().lower() == "none" else tuple(m.strip() for m in args.valid_modes.split(","))
     for m in modes:

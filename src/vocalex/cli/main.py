@@ -20,19 +20,19 @@ import os
 import signal
 import sys
 
-from .errors import VocalexError
+from vocalex.engine.errors import VocalexError
 
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {
-    "separate": "vocalex.engine.separate_cli",
-    "live": "vocalex.engine.live_cli",
-    "info": "vocalex.engine.info_cli",
-    "bench": "vocalex.evaluation.bench_cli",
-    "eval": "vocalex.evaluation.eval_cli",
-    "plot": "vocalex.evaluation.plot_cli",
-    "train": "vocalex.training.cli",
-    "export": "vocalex.export.cli",
-    "models": "vocalex.export.models_cli",
+    "separate": "vocalex.cli.separate",
+    "live": "vocalex.cli.live",
+    "info": "vocalex.cli.info",
+    "bench": "vocalex.cli.bench",
+    "eval": "vocalex.cli.eval",
+    "plot": "vocalex.cli.plot",
+    "train": "vocalex.cli.train",
+    "export": "vocalex.cli.export",
+    "models": "vocalex.cli.models",
 }
 COMMAND_MODULES = tuple(COMMANDS.values())
 # Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
