@@ -17,7 +17,7 @@ DEMO_SONG = REPO / "src" / "vocalex" / "engine" / "assets" / "demo_lets_go_fishi
 
 def write_json(obj, path) -> Path:
     """Write ``obj`` as indented JSON (via eval_cli's atomic writer) and say where."""
-    from vocalex.cli.eval import write_json as atomic
+    from vocalex.evaluation.report import write_json as atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

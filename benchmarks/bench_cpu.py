@@ -27,7 +27,8 @@ def main(argv=None) -> int:
     p.add_argument("--wiener", action="store_true", help="also time offline mode with Wiener filtering")
     args = p.parse_args(argv)
 
-    from vocalex.cli.bench import bench, print_report
+    from vocalex.cli.bench import print_report
+    from vocalex.evaluation.bench import bench
     from vocalex.evaluation.machine import describe
     from vocalex.evaluation.plots import plot_compute_histogram
 

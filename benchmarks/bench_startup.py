@@ -72,7 +72,7 @@ def first_calls(clip: Path, out: Path) -> dict:
         "import sys, time, json\n"
         "t0 = time.perf_counter()\n"
         "from vocalex.engine.separator import Separator\n"
-        "from vocalex.cli.separate import separate_file\n"
+        "from vocalex.engine.files import separate_file\n"
         "t1 = time.perf_counter(); s = Separator.load(); t2 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t3 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t4 = time.perf_counter()\n"

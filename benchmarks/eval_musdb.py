@@ -29,7 +29,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "eval_musdb_valid.json"))
     args = p.parse_args(argv)
 
-    from vocalex.cli.eval import evaluate, print_table
+    from vocalex.evaluation.evaluate import evaluate
+    from vocalex.evaluation.report import print_table
     from vocalex.export.models import ensure
 
     for model in args.model or []:

@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     if args.data:
         from scipy.signal import butter, sosfiltfilt
 
-        from vocalex.cli.eval import open_eval_dataset
+        from vocalex.evaluation.evaluate import open_eval_dataset
         from vocalex.evaluation.metrics import sdr
 
         ds, split = open_eval_dataset(args.data, "auto")

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
 
     from vocalex.engine import Separator
     from vocalex.live.plan import calibrate, headroom_samples
-    from vocalex.cli.eval import open_eval_dataset
+    from vocalex.evaluation.evaluate import open_eval_dataset
     from vocalex.evaluation.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
     from vocalex.evaluation.plots import plot_sdr_vs_latency

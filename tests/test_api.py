@@ -99,7 +99,7 @@ def test_models_without_metadata_or_missing_are_refused(tiny_model, tmp_path):
 
 
 def test_api_and_cli_defaults_have_not_drifted_apart():
-    from vocalex.engine import separate_cli
+    from vocalex.cli import separate as separate_cli
 
     parser = argparse.ArgumentParser()
     separate_cli.register(parser.add_subparsers())

@@ -158,9 +158,11 @@ def test_cli_defaults_match_the_python_functions():
     import argparse
     import inspect
 
-    from vocalex.evaluation import bench_cli, eval_cli
+    from vocalex.cli import bench as bench_cli, eval as eval_cli
+    from vocalex.evaluation.evaluate import evaluate
+    from vocalex.evaluation.bench import bench
 
-    for module, fn in ((eval_cli, eval_cli.evaluate), (bench_cli, bench_cli.bench)):
+    for module, fn in ((eval_cli, evaluate), (bench_cli, bench)):
         sub = argparse.ArgumentParser().add_subparsers()
         module.register(sub)
         parser = next(iter(sub.choices.values()))

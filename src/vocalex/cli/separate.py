@@ -16,12 +16,6 @@ problems stop everything before any file is touched (2, 6).
 from __future__ import annotations
 
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
-
-STEMS = ("vocals", "accompaniment")
-
 
 def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
@@ -52,77 +46,13 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-@dataclass
-class FileResult:
-    input: Path
-    outputs: dict            # stem -> Path
-    seconds: float           # audio duration
-    elapsed: float           # wall time
-    warnings: tuple = ()     # one line each, e.g. a truncated input (separated up to where its audio ends)
-
-
-def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
-    """stem -> OUT/<name>/<stem>.<fmt>; name defaults to the input's name without its suffix."""
-    folder = Path(out_root) / (Path(input_path).stem if name is None else name)
-    return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
-
-
-def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, wiener=False, fmt="wav",
-                  force=False, on_progress=None, synthesis="hann") -> FileResult:
-    """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
-
-    name: the output folder under out_root (batch.expand_inputs chooses it), by default the input's stem.
-    Existing outputs are refused (without force) before any work; outputs
-    appear only complete (atomic rename). on_progress(done_frames, total_frames)
-    is called after every block.
-    """
-    from vocalex.engine.audio_io import AtomicAudioWriter, AudioReader, check_can_write
-    from vocalex.engine.errors import OutputError
-    from vocalex.engine.separator import separate_blocks
-
-    input_path = Path(input_path)
-    outputs = output_paths(input_path, out_root, fmt, name)
-    check_can_write(outputs.values(), force)
-    start = time.perf_counter()
-    with AudioReader(input_path) as reader:
-        folder = outputs["vocals"].parent
-        created = [d for d in (folder, *folder.parents) if not d.exists()]  # deepest first
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
-        rate, channels = reader.sample_rate, reader.channels
-        try:
-            with AtomicAudioWriter(outputs["vocals"], rate, channels, fmt, reader.frames) as vw, \
-                 AtomicAudioWriter(outputs["accompaniment"], rate, channels, fmt, reader.frames) as aw:
-                done = 0
-                if on_progress:
-                    on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead,
-                                         wiener=wiener, synthesis=synthesis)
-                for vocals, accompaniment in blocks:
-                    vw.write(vocals)
-                    aw.write(accompaniment)
-                    done += len(vocals)
-                    if on_progress:
-                        on_progress(done, reader.frames)
-                vw.commit()
-                aw.commit()
-        except BaseException:
-            for d in created:  # leave no empty folder behind for a file that failed
-                if d.is_dir() and not any(d.iterdir()):
-                    d.rmdir()
-            raise
-        note = reader.truncation()
-    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start, (note,) if note else ())
-
-
 def run(args) -> int:
     from vocalex.engine.errors import UsageError, VocalexError
     from vocalex.engine.separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator, parse_lookahead
     from vocalex.engine.stream import check_stream_args
 
     from vocalex.engine.batch import expand_inputs, run_parallel
+    from vocalex.engine.files import separate_file
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
@@ -226,7 +156,7 @@ class _Progress:
 
         return update
 
-    def done(self, result: FileResult) -> None:
+    def done(self, result) -> None:  # an engine.files.FileResult
         for warning in result.warnings:  # even with --quiet: the outputs are shorter than the input promised
             self._print(f"vocalex: warning: {warning}", always=True)
         if self.quiet:

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from vocalex.engine.errors import AudioInputError, UsageError
+from vocalex.engine.files import list_audio_files
 
 from .splits import SPLITS, in_split
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff")
 MUSDB_STREAMS = {"drums": 1, "bass": 2, "other": 3, "vocals": 4}
 MUSDB_STEMS = ("drums", "bass", "other", "vocals")
 DSD_SUBSETS = ("Dev", "Test")
@@ -168,7 +168,7 @@ class Dataset:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    return list_audio_files(folder, recursive=False)[0]
 
 
 def _musdb_tracks(root: Path, split: str | None) -> list[Track]:

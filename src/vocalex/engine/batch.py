@@ -15,16 +15,7 @@ import signal
 from pathlib import Path
 
 from .errors import AudioInputError, UsageError, VocalexError
-
-# Suffixes of the formats libsndfile decodes (soundfile.available_formats()) as people name them, and of
-# those read through FFmpeg (audio_io: m4a/AAC/ALAC, mp4, webm, wma, ...); a folder is searched for
-# these, recursively.
-AUDIO_SUFFIXES = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 .wv .sd2 .voc .htk .mat "
-    ".m4a .m4b .mp4 .aac .adts .webm .weba .mka .mkv .mov .wma .asf .ac3 .eac3 .amr .3gp .3g2 .ape .tta .mpc "
-    ".mp2 .spx".split()
-)
-
+from .files import AUDIO_SUFFIXES, list_audio_files
 
 def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
     """Inputs -> [(file, output folder relative to -o)], in order; a folder becomes its audio files, sorted.
@@ -43,9 +34,7 @@ def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
     jobs: list[tuple[Path, Path]] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p)))
-            found = [f for f in files if f.suffix.lower() in AUDIO_SUFFIXES]
-            skipped = [f for f in files if f.suffix.lower() not in AUDIO_SUFFIXES]
+            found, skipped = list_audio_files(p)
             if not found:
                 raise AudioInputError(f"{p}: folder contains no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
             if skipped and on_skip is not None:
@@ -55,10 +44,6 @@ def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
         else:
             jobs.append((p, Path(p.stem)))
     return _disambiguate(jobs)
-
-
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
 
 
 def _disambiguate(jobs):
@@ -92,7 +77,7 @@ _worker = {}
 
 
 def _init_worker(model, provider, threads) -> None:
-    from vocalex.cli.main import install_termination_handler
+    from .termination import install_termination_handler
     from .separator import Separator
 
     install_termination_handler()
@@ -103,7 +88,7 @@ def _init_worker(model, provider, threads) -> None:
 
 
 def _separate_one(path, out_root, name, options):
-    from vocalex.cli.separate import separate_file
+    from .files import separate_file
 
     if "error" in _worker:
         return ("error", path, *_worker["error"])

@@ -29,7 +29,7 @@ def _save(fig, out) -> Path:
     """Save ``fig`` to ``out`` through a temporary file in the same folder, then close it."""
     from vocalex.engine.errors import OutputError
 
-    from vocalex.cli.eval import umask_mode
+    from .report import umask_mode
 
     plt = _pyplot()
     out = Path(out)

@@ -1070,7 +1070,7 @@ class LiveEngine:
         except BaseException:
             self._abandon()
             raise
-        interrupted = False
+        interrupted = None
         try:
             end = None if duration is None else time.perf_counter() + duration
             while end is None or time.perf_counter() < end:
@@ -1085,8 +1085,8 @@ class LiveEngine:
                 self.device_lost = self._device_failure()
                 if self.device_lost:
                     break
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (engine.termination.Terminated): re-raised as is
+            interrupted = exc
         finally:
             paths = self.stop()
         if self.device_lost:
@@ -1097,8 +1097,8 @@ class LiveEngine:
             raise self._worker_exception
         if self.stats.worker_error:
             raise DeviceError(f"the live worker failed: {self.stats.worker_error}")
-        if interrupted:
-            raise KeyboardInterrupt
+        if interrupted is not None:
+            raise interrupted
         return paths
 
     def _device_failure(self) -> str | None:

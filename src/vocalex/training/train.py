@@ -112,7 +112,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 # ----------------------------------------------------------------------------------------------- data
 def _extra_files(paths: list[str], kind: str) -> list[Path]:
     """Audio files for extra material: a file, or a folder (a stems folder gives its ``kind`` stems)."""
-    from vocalex.data.datasets import AUDIO_SUFFIXES, open_dataset
+    from vocalex.data.datasets import open_dataset
+    from vocalex.engine.files import list_audio_files
 
     files = []
     for p in map(Path, paths):
@@ -123,7 +124,7 @@ def _extra_files(paths: list[str], kind: str) -> list[Path]:
                 ds = open_dataset(p)
                 files += [t.sources[kind][0] for t in ds.tracks if kind in t.sources]
             except Exception:
-                files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+                files += list_audio_files(p)[0]
         else:
             raise UsageError(f"extra {kind} material not found: {p}")
     if paths and not files:

@@ -1,0 +1,5 @@
+"""``python -m vocalex ...``: the same as the ``vocalex`` command."""
+
+from vocalex.cli.main import entry
+
+entry()

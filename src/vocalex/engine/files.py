@@ -1,0 +1,100 @@
+"""Files: which files are audio (one suffix list, one way to list a folder), and one input file -> its stem files.
+
+Used by ``vocalex separate`` (one process or the worker processes of engine/batch.py), by the dataset
+readers (vocalex.data) and by training's extra material: every place that looks for audio asks here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STEMS = ("vocals", "accompaniment")
+
+# Suffixes of the formats libsndfile decodes (soundfile.available_formats()) as people name them, and of
+# those read through FFmpeg (audio_io: m4a/AAC/ALAC, mp4, webm, wma, ...); a folder is searched for
+# these, recursively.
+AUDIO_SUFFIXES = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 .wv .sd2 .voc .htk .mat "
+    ".m4a .m4b .mp4 .aac .adts .webm .weba .mka .mkv .mov .wma .asf .ac3 .eac3 .amr .3gp .3g2 .ape .tta .mpc "
+    ".mp2 .spx".split()
+)
+
+
+def is_audio_file(path: Path) -> bool:
+    """True when the name's suffix is one of AUDIO_SUFFIXES (the content is not opened)."""
+    return Path(path).suffix.lower() in AUDIO_SUFFIXES
+
+
+def list_audio_files(folder, recursive: bool = True) -> tuple[list[Path], list[Path]]:
+    """(audio files, other files) under ``folder``, each sorted; names starting with "." (at any depth) are left out."""
+    folder = Path(folder)
+    files = sorted(f for f in (folder.rglob("*") if recursive else folder.iterdir())
+                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    return [f for f in files if is_audio_file(f)], [f for f in files if not is_audio_file(f)]
+
+
+@dataclass
+class FileResult:
+    input: Path
+    outputs: dict            # stem -> Path
+    seconds: float           # audio duration
+    elapsed: float           # wall time
+    warnings: tuple = ()     # one line each, e.g. a truncated input (separated up to where its audio ends)
+
+
+def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
+    """stem -> OUT/<name>/<stem>.<fmt>; name defaults to the input's name without its suffix."""
+    folder = Path(out_root) / (Path(input_path).stem if name is None else name)
+    return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
+
+
+def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, wiener=False, fmt="wav",
+                  force=False, on_progress=None, synthesis="hann") -> FileResult:
+    """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
+
+    name: the output folder under out_root (batch.expand_inputs chooses it), by default the input's stem.
+    Existing outputs are refused (without force) before any work; outputs
+    appear only complete (atomic rename). on_progress(done_frames, total_frames)
+    is called after every block.
+    """
+    from .audio_io import AtomicAudioWriter, AudioReader, check_can_write
+    from .errors import OutputError
+    from .separator import separate_blocks
+
+    input_path = Path(input_path)
+    outputs = output_paths(input_path, out_root, fmt, name)
+    check_can_write(outputs.values(), force)
+    start = time.perf_counter()
+    with AudioReader(input_path) as reader:
+        folder = outputs["vocals"].parent
+        created = [d for d in (folder, *folder.parents) if not d.exists()]  # deepest first
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+        rate, channels = reader.sample_rate, reader.channels
+        try:
+            with AtomicAudioWriter(outputs["vocals"], rate, channels, fmt, reader.frames) as vw, \
+                 AtomicAudioWriter(outputs["accompaniment"], rate, channels, fmt, reader.frames) as aw:
+                done = 0
+                if on_progress:
+                    on_progress(0, reader.frames)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead,
+                                         wiener=wiener, synthesis=synthesis)
+                for vocals, accompaniment in blocks:
+                    vw.write(vocals)
+                    aw.write(accompaniment)
+                    done += len(vocals)
+                    if on_progress:
+                        on_progress(done, reader.frames)
+                vw.commit()
+                aw.commit()
+        except BaseException:
+            for d in created:  # leave no empty folder behind for a file that failed
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+            raise
+        note = reader.truncation()
+    return FileResult(input_path, outputs, done / rate, time.perf_counter() - start, (note,) if note else ())

@@ -1,0 +1,130 @@
+"""The rooms' import rules (ARCHITECTURE.md), read from the source: no upward import, no loop between packages.
+
+Every module under src/vocalex is parsed (not imported), so an import inside a function counts as much as
+one at the top: a lazy import still ties the rooms together.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "vocalex"
+
+# Who may import whom (besides itself). The order is the layering: cli on top, engine at the bottom.
+ALLOWED = {
+    "engine": set(),
+    "live": {"engine"},
+    "data": {"engine"},
+    "export": {"engine"},
+    "evaluation": {"data", "export", "engine"},
+    "training": {"evaluation", "data", "export", "engine"},
+    "cli": {"training", "evaluation", "data", "export", "live", "engine"},
+}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "vocalex" else None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every vocalex module `path` imports, absolute or relative, at any depth of its code."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from . import x` names a module
+    return {m for m in found if m.split(".")[0] == "vocalex"}
+
+
+def _edges():
+    """(importing room, imported room, module, imported module) for every import across rooms."""
+    edges = []
+    for path in sorted(SRC.rglob("*.py")):
+        module = _module_name(path)
+        here = _room(module)
+        for target in _imports(path):
+            there = _room(target)
+            if here and there and there != here and there in ALLOWED:
+                edges.append((here, there, module, target))
+    return edges
+
+
+def test_every_room_is_known():
+    rooms = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert rooms == set(ALLOWED), rooms ^ set(ALLOWED)
+
+
+def test_no_import_points_the_wrong_way():
+    wrong = [f"{module} imports {target} ({here} -> {there})"
+             for here, there, module, target in _edges() if there not in ALLOWED[here]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle_between_packages():
+    graph = {room: set() for room in ALLOWED}
+    for here, there, _, _ in _edges():
+        graph[here].add(there)
+
+    def reaches(start, goal, seen=()):
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, (*seen, nxt))) for nxt in graph[start])
+
+    loops = sorted(room for room in graph if reaches(room, room))
+    assert not loops, {room: sorted(graph[room]) for room in loops}
+
+
+def test_the_rules_themselves_have_no_cycle():
+    # The allowed graph is a strict order; an edit that allowed a loop would make the two tests above toothless.
+    order = []
+    pending = dict(ALLOWED)
+    while pending:
+        ready = [room for room, deps in pending.items() if deps <= set(order)]
+        assert ready, pending
+        order += sorted(ready)
+        for room in ready:
+            del pending[room]
+
+
+def test_the_checker_sees_a_wrong_import(tmp_path, monkeypatch):
+    # The parser must catch a lazy, relative upward import, or the rules above check nothing.
+    fake = tmp_path / "vocalex"
+    (fake / "engine").mkdir(parents=True)
+    (fake / "cli").mkdir()
+    for d in (fake, fake / "engine", fake / "cli"):
+        (d / "__init__.py").write_text("")
+    (fake / "engine" / "x.py").write_text("def f():\n    from ..cli import main\n")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
+    assert ("engine", "cli", "vocalex.engine.x", "vocalex.cli") in _edges()
+
+
+@pytest.mark.parametrize("package", ["vocalex.engine", "vocalex.live"])
+def test_runtime_packages_do_not_import_torch(package):
+    # Importing every module of the runtime (not only the package's __init__) loads no torch.
+    code = ("import importlib, pkgutil, sys\n"
+            f"import {package} as p\n"
+            "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.'):\n"
+            "    importlib.import_module(m.name)\n"
+            "print(sorted(m for m in ('torch', 'vocalex.training', 'vocalex.evaluation', 'vocalex.export', "
+            "'vocalex.cli') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
