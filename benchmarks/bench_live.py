@@ -61,7 +61,7 @@ def main(argv=None) -> int:
 def _run_repeats(args, results: list) -> None:
     """Load the model once, then measure args.repeats times on the running server, printing each result."""
     from vocalex.engine import Separator
-    from vocalex.live.engine import LIVE_DEFAULT_THREADS
+    from vocalex.live.setup import LIVE_DEFAULT_THREADS
     from vocalex.live.loopback import format_latency, machine_name, measure_latency
 
     threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads

@@ -26,8 +26,12 @@ ALLOWED = {
 
 
 def _room(module: str) -> str | None:
+    """The package of vocalex a module belongs to; None for vocalex itself and its __main__ (the entry point
+    above every room) and for anything outside vocalex."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[0] == "vocalex" else None
+    if len(parts) < 2 or parts[0] != "vocalex" or not (SRC / parts[1]).is_dir():
+        return None
+    return parts[1]
 
 
 def _module_name(path: Path) -> str:

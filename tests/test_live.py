@@ -18,13 +18,11 @@ pytest_plugins = ["live_server"]  # the session fixture jack_server: a running J
 from vocalex.engine import Separator
 from vocalex.cli.main import main
 from vocalex.engine.errors import UsageError
-from vocalex.live.engine import (
-    LiveEngine,
-    LiveRecorder,
-    build_live_stream,
-    resolve_devices,
-    stem_gains,
-)
+from vocalex.live.devices import resolve_devices
+from vocalex.live.engine import LiveEngine
+from vocalex.live.gains import stem_gains
+from vocalex.live.recorder import LiveRecorder
+from vocalex.live.setup import build_live_stream
 from vocalex.live.plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
@@ -201,10 +199,10 @@ class SlowStream:
         self.latency = stream.latency
         self.slow = False  # off during the engine's warm-up
 
-    def process(self, block):
+    def process(self, block, out=None):
         if self.slow:
             time.sleep(2.0 * len(block) / self.samplerate)
-        return self.stream.process(block)
+        return self.stream.process(block, out)
 
     def reset(self):
         self.stream.reset()

@@ -14,6 +14,8 @@ from vocalex.engine.stream import StreamSeparator
 class StubModel:
     """Fixed mask float32 (n_bins, n_frames) for every batch row."""
 
+    channels = 1  # each audio channel is an example of its own (as OnnxModel.channels)
+
     def __init__(self, mask):
         self.profile = ModelProfile(44100, 1024, 256, "hann", 512, 128, "mask", "vocals", "stub", "none", "MIT")
         self._mask = mask.astype(np.float32)

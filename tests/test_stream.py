@@ -17,6 +17,8 @@ class StubModel:
     mask_fn(n_bins, n_frames) -> float32 (n_bins, n_frames), broadcast over the batch.
     """
 
+    channels = 1  # each audio channel is an example of its own (as OnnxModel.channels)
+
     def __init__(self, mask_fn, n_bins=512):
         self.profile = ModelProfile(44100, 1024, 256, "hann", n_bins, 128, "mask", "vocals", "stub", "none", "MIT")
         self._mask = mask_fn(n_bins, 128).astype(np.float32)

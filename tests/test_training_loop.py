@@ -13,7 +13,8 @@ import soundfile as sf
 
 torch = pytest.importorskip("torch")
 
-from vocalex.training.loss import crop_samples, magnitude, masked_l1, stream_frames  # noqa: E402
+from vocalex.engine.config import stream_output_frames as stream_frames  # noqa: E402
+from vocalex.training.loss import crop_samples, magnitude, masked_l1  # noqa: E402
 from vocalex.training.profiles import PROFILES  # noqa: E402
 from vocalex.data.splits import VALID_NAMES  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402

@@ -30,7 +30,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from vocalex.engine.errors import OutputError, UsageError
-    from vocalex.training.profiles import StftProfile
+    from vocalex.training.profiles import profile_from_checkpoint
     from vocalex.training.train import load_checkpoint, model_from_checkpoint
 
     from vocalex.export.onnx_export import export_onnx, golden_path, profile_for
@@ -48,9 +48,8 @@ def run(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt)
     config = ckpt.get("config", {})
-    stft = StftProfile(**ckpt["profile"])
     profile = profile_for(
-        stft,
+        profile_from_checkpoint(ckpt["profile"]),
         model_version=args.model_version or config.get("model_version") or f"step-{ckpt.get('step', 0)}",
         training_data=args.training_data or config.get("training_data") or ", ".join(config.get("data", [])) or "unknown",
         licence=args.licence or config.get("licence") or "unspecified",

@@ -13,7 +13,7 @@ MAX_MARGIN_BLOCKS = 64
 
 def _gain(text: str) -> float:
     """argparse type for a gain in dB (a finite number or -inf), with the one-line reason on failure."""
-    from vocalex.live.engine import parse_gain_db
+    from vocalex.live.gains import parse_gain_db
     from vocalex.engine.errors import UsageError
 
     try:
@@ -121,7 +121,7 @@ def _gain_text(linear: float) -> str:
 def run(args) -> int:
     _check_numbers(args)
     if args.list_devices:
-        from vocalex.live.engine import list_devices_text
+        from vocalex.live.devices import list_devices_text
 
         print(list_devices_text())
         return 0
@@ -137,7 +137,7 @@ def run(args) -> int:
         lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
 
     from vocalex.engine.errors import VocalexError
-    from vocalex.live.engine import DeviceLostError, portaudio_lost_its_jack_server
+    from vocalex.live.devices import DeviceLostError, portaudio_lost_its_jack_server
 
     import contextlib
 
@@ -181,7 +181,11 @@ def _measure_latency(args, lookahead) -> int:
 
 
 def _run_live(args, lookahead) -> int:
-    from vocalex.live.engine import LiveEngine, LiveRecorder, build_live_stream, resolve_devices, stem_gains
+    from vocalex.live.devices import resolve_devices
+    from vocalex.live.engine import LiveEngine
+    from vocalex.live.gains import stem_gains
+    from vocalex.live.recorder import LiveRecorder
+    from vocalex.live.setup import build_live_stream
     from vocalex.live.meter import LiveMeter
 
     gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)

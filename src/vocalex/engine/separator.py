@@ -7,39 +7,18 @@ length, and vocals + accompaniment equals the input (to float32 rounding).
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from .config import (DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig, StreamConfig,  # noqa: F401
+                     lookahead_frames, parse_lookahead)
 from .errors import InvalidSamplesError, UsageError
 from .model import ModelProfile, OnnxModel
 from .offline import offline_stream
 from .stream import MAX_CHANNELS, StreamSeparator
 
-MODES = ("offline", "stream")
-DEFAULT_MODE = "offline"
-DEFAULT_STRIDE = 4      # frames between model calls in stream mode
-DEFAULT_LOOKAHEAD = 0   # frames of look-ahead in stream mode
 BLOCK_FRAMES = 65536    # host samples per internal block in separate()
-
-
-def lookahead_frames(ms: float, profile: ModelProfile) -> int:
-    """Look-ahead of at least ``ms`` milliseconds, in whole STFT frames of the model."""
-    if not math.isfinite(ms) or ms < 0:
-        raise UsageError(f"lookahead must be a non-negative number of milliseconds, got {ms}")
-    return math.ceil(round(ms * profile.sample_rate / (1000.0 * profile.hop_length), 9))
-
-
-def parse_lookahead(text: str, profile: ModelProfile) -> int:
-    """'3' (frames) or '20ms' (milliseconds, rounded up to frames) -> frames."""
-    t = str(text).strip().lower()
-    try:
-        if t.endswith("ms"):
-            return lookahead_frames(float(t[:-2]), profile)
-        return int(t)
-    except ValueError:
-        raise UsageError(f"lookahead must be frames (e.g. 3) or milliseconds (e.g. 20ms), got {text!r}") from None
 
 
 def check_finite(block: np.ndarray, where: str = "audio") -> None:

@@ -38,6 +38,7 @@ import weakref
 
 import numpy as np
 
+from .config import StreamConfig, core_holdback, stream_delays, stream_output_frames
 from .errors import UsageError
 from .jit import njit  # compiled on first call: the offline path never calls these
 from .model import rows_for
@@ -210,7 +211,7 @@ class MaskingCore:
         self.lookahead = lookahead
         self.windows = windows_per_call
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
-        self.rows = rows_for(channels, getattr(model, "channels", 1))  # stub models in tests have no .channels
+        self.rows = rows_for(channels, model.channels)
         self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
@@ -233,7 +234,8 @@ class MaskingCore:
             raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
         self.align = stft_delay(self.n_fft, self.hop, synthesis)
-        self.holdback = ((2 if pipelined else 1) * self.frames_per_call + lookahead) * self.hop - 1
+        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined)
+        self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
         s = self.frames_per_call
         self._worker = self._running = None
         if pipelined:
@@ -325,13 +327,14 @@ class MaskingCore:
 
     def _emitted_frames(self, newest: int):
         """(window b, first frame, count, history index, window column) of each window's output, oldest window first."""
-        stride, nf, hc = self.stride, self.n_frames, self._cplx.shape[0]
+        stride, nf, hc, cols = self.stride, self.n_frames, self._cplx.shape[0], self._out_cols
         for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
-            last = newest - b * stride - self.lookahead
-            first = max(0, last - stride + 1)  # frames before the stream start do not exist
+            end = newest - b * stride  # the window's newest frame, its column nf - 1
+            last = end - (nf - cols.stop)  # the window's last output column, as a frame index
+            first = max(0, end - (nf - cols.start) + 1)  # frames before the stream start do not exist
             if last < 0:
                 continue
-            yield b, first, last - first + 1, hc - 1 - (newest - first), nf - 1 - (newest - b * stride - first)
+            yield b, first, last - first + 1, hc - 1 - (newest - first), nf - 1 - (end - first)
 
     def _append_and_batch(self) -> tuple[np.ndarray, list[int]]:
         """Move the histories on; (float32 (rows, n_bins, n_frames) model input, windows it holds, newest first).
@@ -410,10 +413,7 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    if not 1 <= stride <= profile.n_frames:
-        raise UsageError(f"stride must be in 1..{profile.n_frames} frames, got {stride}")
-    if not 0 <= lookahead <= profile.n_frames - stride:
-        raise UsageError(f"lookahead must be in 0..{profile.n_frames - stride} frames (n_frames - stride), got {lookahead}")
+    StreamConfig(int(stride), int(lookahead)).check(profile)
 
 
 class StreamSeparator:
@@ -455,14 +455,10 @@ class StreamSeparator:
             host = self.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
             self._down = StreamResampler(rate, host, self.channels)
-            base_align = stft_delay(profile.n_fft, profile.hop_length, synthesis)
-            # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
-            align = -(-base_align * host // rate)
-            delta = align * rate / host - base_align
+            align, prefill, delta = stream_delays(profile, host, self.stride, self.lookahead, synthesis, windows_per_call,
+                                                  pipelined)
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
                                      synthesis, wiener_iterations, kernels)
-            worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
-            prefill = int(np.ceil(worst)) + 1
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill
@@ -505,33 +501,50 @@ class StreamSeparator:
             raise UsageError(f"block must be float (float32 preferred), got {block.dtype}")
         return np.ascontiguousarray(block, dtype=np.float32)
 
-    def process(self, block: np.ndarray) -> dict:
+    def process(self, block: np.ndarray, out: dict | None = None) -> dict:
         """block: float (frames, channels), or (frames,) for a 1-channel stream.
 
         Returns ``{"vocals": ..., "accompaniment": ...}``, float32 of the block's
-        shape, delayed by ``latency`` samples.
+        shape, delayed by ``latency`` samples. ``out``: the caller's
+        ``{"vocals": v, "accompaniment": a}``, float32 C-contiguous arrays of the
+        block's shape, written in place and returned (no output allocation per
+        block: the live worker's way).
         """
         x = self._check_block(block)
         self._one_d = block.ndim == 1
         n = len(x)
+        if out is not None:
+            vocals, accompaniment = (self._out_buffer(out, key, n) for key in ("vocals", "accompaniment"))
+        else:
+            vocals = np.empty((n, self.channels), dtype=np.float32)
+            accompaniment = np.empty((n, self.channels), dtype=np.float32)
         if self._up is None:
             self._core.feed(x, self._vocals.write)
         else:
             up = self._up.process(x)
             self._core.feed(up, self._down_sink)
-        vocals = np.empty((n, self.channels), dtype=np.float32)
-        dry = np.empty((n, self.channels), dtype=np.float32)
         self._dry.write(x)
-        self._dry.read(n, dry)
+        self._dry.read(n, accompaniment)  # the dry input, delayed; minus the vocals below
         self._vocals.read(n, vocals)
         if self._out_pos < self.latency:
             # Output before the stream start: the masked filter's pre-echo of the first frames. Silence it.
             vocals[: self.latency - self._out_pos] = 0.0
         self._out_pos += n
-        accompaniment = dry - vocals
+        np.subtract(accompaniment, vocals, out=accompaniment)
+        if out is not None:
+            return out
         if self._one_d:
             return {"vocals": vocals[:, 0], "accompaniment": accompaniment[:, 0]}
         return {"vocals": vocals, "accompaniment": accompaniment}
+
+    def _out_buffer(self, out: dict, key: str, n: int) -> np.ndarray:
+        """The caller's buffer for ``key`` as a (n, channels) float32 view, or UsageError naming what is wrong."""
+        buf = out.get(key) if isinstance(out, dict) else None
+        shape = (n,) if self._one_d else (n, self.channels)
+        if not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.shape != shape or not buf.flags.c_contiguous \
+                or not buf.flags.writeable:
+            raise UsageError(f"out[{key!r}] must be a writable C-contiguous float32 array of shape {shape}")
+        return buf.reshape(n, self.channels)
 
     def _down_sink(self, vocals_model_rate: np.ndarray) -> None:
         self._vocals.write(self._down.process(np.ascontiguousarray(vocals_model_rate)))

@@ -9,6 +9,7 @@ later load can be checked against it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -153,18 +154,8 @@ def export_onnx(
             os.unlink(tmp)
 
 
-def profile_for(stft, *, model_version: str, training_data: str, licence: str, output: str = "mask") -> ModelProfile:
-    """Build the engine's ModelProfile from a training StftProfile."""
-    return ModelProfile(
-        sample_rate=stft.sample_rate,
-        n_fft=stft.n_fft,
-        hop_length=stft.hop_length,
-        window=stft.window,
-        n_bins=stft.n_bins,
-        n_frames=stft.n_frames,
-        output=output,
-        target="vocals",
-        model_version=model_version,
-        training_data=training_data,
-        licence=licence,
-    )
+def profile_for(profile: ModelProfile, *, model_version: str, training_data: str, licence: str,
+                output: str = "mask") -> ModelProfile:
+    """The exported model's profile: a training profile (vocalex.training.profiles) with the model's facts."""
+    return dataclasses.replace(profile, output=output, target="vocals", model_version=model_version,
+                               training_data=training_data, licence=licence)

@@ -84,564 +84,24 @@ teardown (:func:`abandon_portaudio`; ``vocalex live`` exits with ``os._exit``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from vocalex.engine.errors import DeviceError, OutputError, UsageError, VocalexError
-from .plan import (
-    CALIBRATION_SECONDS,
-    DEFAULT_MAX_LOAD,
-    Calibration,
-    LatencyPlan,
-    calibrate,
-    choose_stride,
-    headroom_samples,
-    plan_latency,
-    stride_load,
-    stride_samples,
-    time_model_call,
-)
 from vocalex.engine.ringbuffer import SpscRing
 
-JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
-KEEP_CHOICES = ("accompaniment", "vocals", "all")
+from .devices import (JACK_HOSTAPI_NAME, DeviceChoice, DeviceLostError, abandon_portaudio, jack_server_running, load_sounddevice,
+                      open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error)
+from .recorder import LiveRecorder
+
 LATE_FILLS = ("dry", "silence")
-LIVE_DEFAULT_THREADS = 1
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow")
-
-
-# ---------------------------------------------------------------------------------------------
-# gains
-
-
-def parse_gain_db(text: str) -> float:
-    """A gain in dB from the command line: a finite number or ``-inf`` (mute)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"gain {text!r} is not a number of dB (use e.g. 0, -6 or -inf)") from None
-    if math.isnan(value) or value == math.inf:
-        raise UsageError(f"gain {text!r} is not usable; give a finite number of dB or -inf")
-    if value > 40:
-        raise UsageError(f"gain {value:g} dB is too loud (at most +40 dB)")
-    return value
-
-
-def db_to_linear(db: float) -> float:
-    return 0.0 if db == -math.inf else float(10.0 ** (db / 20.0))
-
-
-def stem_gains(keep: str = "accompaniment", vocals_db: float | None = None, accompaniment_db: float | None = None) -> tuple[float, float]:
-    """Linear (vocals, accompaniment) gains: ``keep`` sets 0 dB / mute, explicit dB values override it."""
-    if keep not in KEEP_CHOICES:
-        raise UsageError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, got {keep!r}")
-    v_db = 0.0 if keep in ("vocals", "all") else -math.inf
-    a_db = 0.0 if keep in ("accompaniment", "all") else -math.inf
-    if vocals_db is not None:
-        v_db = vocals_db
-    if accompaniment_db is not None:
-        a_db = accompaniment_db
-    return db_to_linear(v_db), db_to_linear(a_db)
-
-
-# ---------------------------------------------------------------------------------------------
-# devices
-
-
-def _sounddevice():
-    """Import sounddevice lazily: it needs the PortAudio library, only live mode does."""
-    try:
-        import sounddevice as sd
-    except OSError as exc:  # "PortAudio library not found"
-        raise DeviceError(f"live audio needs PortAudio: {exc} (Debian: apt-get install libportaudio2)") from None
-    return sd
-
-
-class DeviceLostError(DeviceError):
-    """The device stopped delivering audio while running.
-
-    ``engine``: the stopped LiveEngine (its stats); ``recorded``: the finalised recording's paths.
-    """
-
-    def __init__(self, message: str, engine=None, recorded: dict | None = None):
-        super().__init__(message)
-        self.engine = engine
-        self.recorded = recorded or {}
-
-
-def abandon_portaudio() -> None:
-    """Keep PortAudio's exit handler from tearing down a stream whose device is gone.
-
-    sounddevice terminates PortAudio at interpreter exit; with the JACK server
-    gone that closes the abandoned stream (a wait of up to 10 minutes) and
-    then jack_deactivate fails an assertion (abort). Unregistering it lets a
-    normal exit finish; ``vocalex live`` goes further and leaves with
-    ``os._exit`` (libjack's own threads may still run at exit).
-    """
-    import atexit
-
-    global _portaudio_abandoned
-    _portaudio_abandoned = True
-    sd = sys.modules.get("sounddevice")
-    handler = getattr(sd, "_exit_handler", None)
-    if handler is not None:
-        atexit.unregister(handler)
-
-
-_portaudio_abandoned = False  # set by abandon_portaudio(): a stream of this process was given up
-
-
-def jack_server_running() -> bool:
-    """Whether a JACK server answers (without starting one)."""
-    try:
-        import jack
-    except (ImportError, OSError):
-        import shutil
-        import subprocess
-
-        if shutil.which("jack_lsp") is None:
-            return False
-        # JACK_NO_START_SERVER: only look for a server; libjack would otherwise start one from ~/.jackdrc
-        env = dict(os.environ, JACK_NO_START_SERVER="1")
-        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5, env=env).returncode == 0
-    try:
-        with _quiet_stderr():  # libjack prints several lines when no server answers
-            client = jack.Client("vocalex-probe", no_start_server=True)
-    except jack.JackError:
-        return False
-    client.close()
-    return True
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter; Python's stderr is fd 2 too)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def portaudio(rescan_for_jack: bool = True):
-    """The sounddevice module, re-initialised once if a JACK server runs that PortAudio has not seen.
-
-    PortAudio enumerates JACK only when the server runs at Pa_Initialize time
-    (the import of sounddevice). A rescan terminates PortAudio, so it is done
-    only while this process has no open stream, i.e. before the engine starts.
-    """
-    sd = _sounddevice()
-    if rescan_for_jack and _hostapi_index(sd, JACK_HOSTAPI_NAME) is None and jack_server_running():
-        sd._terminate()
-        sd._initialize()
-    return sd
-
-
-def _hostapi_index(sd, name: str) -> int | None:
-    for index, api in enumerate(sd.query_hostapis()):
-        if api["name"] == name:
-            return index
-    return None
-
-
-def list_devices_text() -> str:
-    """A table of the audio devices PortAudio sees, JACK's marked as preferred."""
-    sd = portaudio()
-    apis = sd.query_hostapis()
-    jack_index = _hostapi_index(sd, JACK_HOSTAPI_NAME)
-    devices = sd.query_devices()
-    if len(devices) == 0:
-        return "no audio devices found (no sound card and no JACK server running)"
-    lines = [f"{'index':>5}  {'in':>3} {'out':>3}  {'rate':>6}  host API / name"]
-    for d in devices:
-        mark = "*" if d["hostapi"] == jack_index else " "
-        lines.append(
-            f"{d['index']:>5}{mark} {d['max_input_channels']:>3} {d['max_output_channels']:>3}  "
-            f"{int(d['default_samplerate']):>6}  {apis[d['hostapi']]['name']} / {d['name']}"
-        )
-    if jack_index is not None:
-        lines.append("* JACK devices: chosen by default")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class DeviceChoice:
-    """The input and output device of a duplex stream and the format both run at."""
-
-    input_index: int
-    output_index: int
-    input_name: str
-    output_name: str
-    hostapi: str
-    samplerate: int
-    channels: int
-
-
-def _find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
-    key = "max_input_channels" if kind == "input" else "max_output_channels"
-    devices = [d for d in sd.query_devices() if d[key] > 0]
-    if not devices:
-        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running)")
-    if spec is None:
-        if hostapi is not None:
-            default = sd.query_hostapis(hostapi)[f"default_{kind}_device"]
-        else:
-            default = sd.default.device[0 if kind == "input" else 1]
-        for d in devices:
-            if d["index"] == default:
-                return d
-        return devices[0]
-    text = str(spec).strip()
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        for d in devices:
-            if d["index"] == index:
-                return d
-        raise DeviceError(f"no {kind} device with index {index}; see vocalex live --list-devices")
-    exact = [d for d in devices if d["name"].lower() == text.lower()]
-    matches = exact or [d for d in devices if text.lower() in d["name"].lower()]
-    if hostapi is not None and len(matches) > 1:
-        # the same device often appears under several host APIs: prefer JACK's
-        preferred = [d for d in matches if d["hostapi"] == hostapi]
-        matches = preferred or matches
-    if not matches:
-        raise DeviceError(f"no {kind} device named {text!r}; see vocalex live --list-devices")
-    if len(matches) > 1:
-        names = ", ".join(f"{d['index']}: {d['name']}" for d in matches)
-        raise DeviceError(f"{kind} device name {text!r} is ambiguous ({names}); give an index")
-    return matches[0]
-
-
-# Rates offered when a device refuses the one asked for (PortAudio cannot list a device's rates).
-COMMON_SAMPLERATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
-
-
-def _duplex_refuses(sd, din: dict, dout: dict, channels: int, rate: int) -> str | None:
-    """PortAudio's reason why this input/output pair cannot run at ``rate``, or None when it can."""
-    try:
-        sd.check_input_settings(device=din["index"], channels=channels, dtype="float32", samplerate=rate)
-        sd.check_output_settings(device=dout["index"], channels=channels, dtype="float32", samplerate=rate)
-    except sd.PortAudioError as exc:
-        return str(exc.args[0]) if exc.args else str(exc)
-    return None
-
-
-def _check_samplerate(sd, din: dict, dout: dict, channels: int, rate: int, hostapi: str) -> None:
-    """A DeviceError naming the rates that work when the devices refuse ``rate`` (checked before anything opens)."""
-    reason = _duplex_refuses(sd, din, dout, channels, rate)
-    if reason is None:
-        return
-    candidates = sorted({int(din["default_samplerate"]), int(dout["default_samplerate"]), *COMMON_SAMPLERATES})
-    working = [r for r in candidates if r != rate and _duplex_refuses(sd, din, dout, channels, r) is None]
-    where = f"{din['name']!r}" if din["index"] == dout["index"] else f"{din['name']!r} -> {dout['name']!r}"
-    if working:
-        choice = "that" if len(working) == 1 else "one of these"
-        hint = f"it runs at {', '.join(map(str, working))} Hz: use {choice} or leave --samplerate out"
-    else:
-        hint = "no common rate works either: see vocalex live --list-devices"
-    if hostapi == JACK_HOSTAPI_NAME:
-        hint += " (a JACK server runs at the one rate it was started with, jackd -r)"
-    raise DeviceError(f"{where} refuses {rate} Hz ({reason}); {hint}")
-
-
-def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2, samplerate: int | None = None) -> DeviceChoice:
-    """Pick the input and output device (index or name, None = default, JACK preferred) and their format.
-
-    ``samplerate`` None runs at the devices' own rate; a rate they refuse is a
-    DeviceError naming the rates that work.
-    """
-    sd = portaudio()
-    jack_index = _hostapi_index(sd, JACK_HOSTAPI_NAME)
-    din = _find_device(sd, input_spec, "input", jack_index)
-    dout = _find_device(sd, output_spec, "output", jack_index)
-    if din["hostapi"] != dout["hostapi"]:
-        raise DeviceError(
-            f"input {din['name']!r} and output {dout['name']!r} belong to different host APIs; "
-            "a duplex stream needs both on one"
-        )
-    hostapi = sd.query_hostapis(din["hostapi"])["name"]
-    channels = min(max_channels, din["max_input_channels"], dout["max_output_channels"])
-    if samplerate is None:
-        rate_in, rate_out = int(din["default_samplerate"]), int(dout["default_samplerate"])
-        if rate_in != rate_out:
-            raise DeviceError(
-                f"input runs at {rate_in} Hz but output at {rate_out} Hz; a duplex stream needs one rate (--samplerate)"
-            )
-        rate = rate_in
-    else:
-        if samplerate <= 0:
-            raise UsageError(f"--samplerate must be a positive number of Hz, got {samplerate}")
-        rate = int(samplerate)
-        _check_samplerate(sd, din, dout, channels, rate, hostapi)
-    return DeviceChoice(
-        input_index=din["index"],
-        output_index=dout["index"],
-        input_name=din["name"],
-        output_name=dout["name"],
-        hostapi=hostapi,
-        samplerate=rate,
-        channels=channels,
-    )
-
-
-@dataclass
-class LiveSetup:
-    """A separator stream made for a device, with the plan that chose its stride and lookahead."""
-
-    separator: object
-    stream: object
-    plan: LatencyPlan
-    call_seconds: float      # measured time of one model call (channels batched)
-    stride_period: int       # device samples between model calls
-    calibration: Calibration  # per-block processing times the headroom was planned from
-
-
-def stream_error(devices: DeviceChoice, what: str, exc: Exception) -> DeviceError:
-    """The one-line error for a stream PortAudio could not open or start.
-
-    A JACK server that went away after the devices were listed makes PortAudio
-    report misleading causes ("Insufficient memory"): that case is named as
-    what it is.
-    """
-    if devices.hostapi == JACK_HOSTAPI_NAME and not jack_server_running():
-        return DeviceError(f"cannot {what}: the JACK server stopped (start it again and retry)")
-    return DeviceError(f"cannot {what}: {exc}")
-
-
-def portaudio_lost_its_jack_server() -> bool:
-    """Whether PortAudio in this process holds a JACK client whose server is gone.
-
-    Also true once a stream was abandoned (:func:`abandon_portaudio`).
-    Then PortAudio must not be terminated (jack_deactivate fails an assertion
-    and aborts the process): the process has to end without its teardown.
-    """
-    if _portaudio_abandoned:
-        return True
-    sd = sys.modules.get("sounddevice")
-    if sd is None or not getattr(sd, "_initialized", 0) or _hostapi_index(sd, JACK_HOSTAPI_NAME) is None:
-        return False
-    return not jack_server_running()
-
-
-def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -> int:
-    """Input + output latency (frames) PortAudio reports for this duplex stream, opened without starting it."""
-    sd = _sounddevice()
-    try:
-        with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-            probe = _open_stream(sd, devices, blocksize=blocksize, latency=latency)
-    except sd.PortAudioError as exc:
-        raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
-    try:
-        return round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
-    finally:
-        probe.close()
-
-
-def _open_stream(sd, devices: DeviceChoice, **kw):
-    """A duplex stream; output-only when the input is a file (``devices.input_index`` None, engine/file_source.py)."""
-    common = dict(samplerate=devices.samplerate, channels=devices.channels, dtype="float32", **kw)
-    if devices.input_index is None:
-        return sd.OutputStream(device=devices.output_index, **common)
-    return sd.Stream(device=(devices.input_index, devices.output_index), **common)
-
-
-def build_live_stream(
-    devices: DeviceChoice,
-    model=None,
-    provider: str = "cpu",
-    threads: int | None = None,
-    stride: int | None = None,
-    lookahead: int | None = None,
-    latency_ms: float | None = None,
-    blocksize: int = 256,
-    margin_blocks: int = 1,
-    separator=None,
-    max_load: float = DEFAULT_MAX_LOAD,
-    calibration_seconds: float = CALIBRATION_SECONDS,
-    synthesis: str = "hann",
-) -> LiveSetup:
-    """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
-
-    The stride is the smallest the measured model call allows (:func:`choose_stride`)
-    unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
-    that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
-    The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
-    """
-    from vocalex.engine.separator import DEFAULT_LOOKAHEAD, Separator
-
-    if latency_ms is not None and (stride is not None or lookahead is not None):
-        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
-    if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
-        raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if margin_blocks < 0:
-        raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
-    # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
-    # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
-    # one thread and 30 ms with the default pool.
-    threads = LIVE_DEFAULT_THREADS if threads is None else threads
-    sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
-    profile = sep.profile
-    rate, channels = devices.samplerate, devices.channels
-    call_seconds = time_model_call(sep.model, channels)
-    device = probe_device_latency(devices, blocksize)
-    hop, model_rate = profile.hop_length, profile.sample_rate
-
-    s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
-    la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
-    # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
-    # so one calibration at lookahead 0 serves every lookahead the planner tries.
-    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
-    if latency_ms is not None:
-        plan = plan_latency(
-            profile, call_seconds, latency_ms, rate, blocksize,
-            lambda st, lk: sep.stream(rate, channels, stride=st, lookahead=lk, synthesis=synthesis).latency,
-            calibration.need, device, max_load, margin_blocks,
-        )
-    else:
-        stream = sep.stream(rate, channels, stride=s, lookahead=la, synthesis=synthesis)  # validates s and la
-        plan = LatencyPlan(
-            s, la, stream.latency, headroom_samples(calibration.need, rate, blocksize, margin_blocks),
-            device, rate, stride_load(call_seconds, s, hop, model_rate),
-        )
-    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead, synthesis=synthesis)
-    period = stride_samples(plan.stride, hop, model_rate, rate)
-    return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
-
-
-# ---------------------------------------------------------------------------------------------
-# recording
-
-
-class LiveRecorder:
-    """input.wav and output.wav (float32) written by the worker, renamed into place at close.
-
-    ``write(kind, position, block)`` places a block (frames, channels) at its
-    absolute frame position; a gap (frames the worker skipped) is written as
-    silence, so both files stay sample-aligned with what the device saw.
-    """
-
-    KINDS = ("input", "output")
-
-    def __init__(self, folder: str | os.PathLike, samplerate: int, channels: int, force: bool = False):
-        from vocalex.engine.wavfile import FloatWavWriter
-
-        self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():
-            raise OutputError(f"--record {self.folder} exists and is not a folder")
-        finals = {k: self.folder / f"{k}.wav" for k in self.KINDS}
-        if not force:
-            existing = [str(p) for p in finals.values() if p.exists()]
-            if existing:
-                raise OutputError(f"{existing[0]} exists; pass --force to overwrite")
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create --record folder {self.folder}: {exc.strerror}") from None
-        self._finals = finals
-        self._partials = {k: self.folder / f".{k}.wav.partial" for k in self.KINDS}
-        self._files = {}
-        try:
-            for k in self.KINDS:
-                self._files[k] = FloatWavWriter(self._partials[k], samplerate, channels)
-        except (OSError, RuntimeError) as exc:  # a read-only folder, quota, no space (libsndfile: RuntimeError)
-            for f in self._files.values():
-                f.close()
-            for k in self._files:
-                self._partials[k].unlink(missing_ok=True)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise OutputError(f"cannot create the recording in {self.folder}: {reason}") from None
-        self._positions = dict.fromkeys(self.KINDS, 0)
-        self._zeros = np.zeros((4096, channels), dtype=np.float32)
-        self.failed: str | None = None  # why writing failed; such a recording is removed at close
-
-    def write(self, kind: str, position: int, block: np.ndarray) -> None:
-        """Place ``block`` (frames, channels) float32 at absolute frame ``position`` of ``kind``'s file."""
-        if self.failed:
-            return
-        try:
-            self._write(kind, position, block)
-        except (OSError, RuntimeError) as exc:  # disk full, file size limit, I/O error (libsndfile: RuntimeError)
-            self.failed = self._failure(exc)
-            raise OutputError(self.failed) from None
-
-    def _failure(self, exc: Exception) -> str:
-        """One line for a failed write; libsndfile says only "System error.", so the free space is named too."""
-        import shutil
-
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).rstrip(".")
-        try:
-            free = shutil.disk_usage(self.folder).free
-            where = f" ({free / 1e6:.0f} MB free there{'; disk full?' if free < 64e6 else ''})"
-        except OSError:
-            where = ""
-        return f"cannot write the recording in {self.folder}{where}: {reason}; nothing was kept"
-
-    def _write(self, kind: str, position: int, block: np.ndarray) -> None:
-        f = self._files[kind]
-        written = self._positions[kind]
-        end = position + block.shape[0]
-        if end <= written:
-            return
-        if position < written:  # overlaps what is already written: keep the first version
-            block = block[written - position:]
-            position = written
-        gap = position - written
-        while gap > 0:
-            n = min(gap, len(self._zeros))
-            f.write(self._zeros[:n])
-            gap -= n
-        f.write(block)
-        self._positions[kind] = end
-
-    @property
-    def frames(self) -> int:
-        """Frames recorded so far (the longer of the two files)."""
-        return max(self._positions.values())
-
-    def close(self, keep: bool = True) -> dict[str, Path]:
-        """Finish both files; pad the shorter with silence so both have the same length, then rename.
-
-        A recording that could not be written completely is removed (never
-        renamed into place) and reported as an OutputError.
-        """
-        end = max(self._positions.values())
-        for kind in self.KINDS:
-            try:
-                if keep and not self.failed and self._positions[kind] < end:
-                    self.write(kind, end - 1, self._zeros[:1])  # silence up to `end`
-            except OutputError:
-                pass  # self.failed says why
-            try:
-                self._files[kind].close()  # writes the WAV header: may fail on a full disk too
-            except (OSError, RuntimeError) as exc:
-                self.failed = self.failed or self._failure(exc)
-        if not keep or self.failed:
-            for p in self._partials.values():
-                p.unlink(missing_ok=True)
-            if keep:
-                raise OutputError(self.failed)
-            return {}
-        for kind in self.KINDS:
-            os.replace(self._partials[kind], self._finals[kind])
-        return dict(self._finals)
-
-
-# ---------------------------------------------------------------------------------------------
-# the engine
 
 LIVE_NICE = -10
 
@@ -747,6 +207,9 @@ class LiveEngine:
         self._max_chunk = self.resync_lag + 8 * self.blocksize
         self._in_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
         self._mix_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
+        # the separator writes its stems here (StreamSeparator.process(block, out=...)): no audio buffer per block
+        self._stem_scratch = {stem: np.zeros((self._max_chunk, self.channels), dtype=np.float32)
+                              for stem in ("vocals", "accompaniment")}
         self._played_scratch = np.zeros((self._played_ring.capacity, self.channels), dtype=np.float32)
         self._zeros = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
         self._write_silence(self.headroom)  # the first H output frames are silence
@@ -862,12 +325,14 @@ class LiveEngine:
             self._resync()
             return True
         t0 = time.perf_counter()
-        stems = self.stream.process(block)
+        vocals, accompaniment = self._stem_scratch["vocals"][:n], self._stem_scratch["accompaniment"][:n]
+        self.stream.process(block, out={"vocals": vocals, "accompaniment": accompaniment})
         mix = self._mix_scratch[:n]
         gv, ga = self.gains
-        np.multiply(stems["accompaniment"], ga, out=mix)
+        np.multiply(accompaniment, ga, out=mix)
         if gv != 0.0:
-            mix += gv * stems["vocals"]
+            np.multiply(vocals, gv, out=vocals)
+            mix += vocals
         dt = time.perf_counter() - t0
         out_ring.write(mix)
         i = stats.process_calls % len(self._compute_times)
@@ -927,7 +392,7 @@ class LiveEngine:
         self.stream.reset()
 
     def start(self) -> None:
-        sd = _sounddevice()
+        sd = load_sounddevice()
         self._warm_up()
         what = (
             f"open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
@@ -939,8 +404,8 @@ class LiveEngine:
         if self.devices.hostapi == JACK_HOSTAPI_NAME and not jack_server_running():
             raise DeviceError(f"cannot {what}: the JACK server stopped (start it again and retry)")
         try:
-            with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-                self._sd_stream = _open_stream(
+            with quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
+                self._sd_stream = open_stream(
                     sd, self.devices, blocksize=self.blocksize, latency=self._stream_latency,
                     callback=self._callback if self.source is None else self._file_callback,
                 )
@@ -1013,7 +478,7 @@ class LiveEngine:
         thread; if it does not return in time the device counts as lost and
         the stream is abandoned with that thread still waiting in it.
         """
-        sd = _sounddevice()
+        sd = load_sounddevice()
         failure = []
         done = threading.Event()
 
@@ -1103,7 +568,7 @@ class LiveEngine:
 
     def _device_failure(self) -> str | None:
         """The watchdog (main thread): why the device stopped delivering audio, or None while it delivers."""
-        sd = _sounddevice()
+        sd = load_sounddevice()
         now = time.perf_counter()
         n = self.stats.callbacks
         last = self._callback_times[(n - 1) % len(self._callback_times)] if n else self._started_at

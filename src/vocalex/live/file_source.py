@@ -155,10 +155,10 @@ def resolve_output_device(path: str | Path, output_spec=None, samplerate: int | 
     resampled to it).
     """
     from vocalex.engine.errors import DeviceError
-    from .engine import JACK_HOSTAPI_NAME, DeviceChoice, _find_device, _hostapi_index, portaudio
+    from .devices import DeviceChoice, JACK_HOSTAPI_NAME, find_device, hostapi_index, portaudio
 
     sd = portaudio()
-    dout = _find_device(sd, output_spec, "output", _hostapi_index(sd, JACK_HOSTAPI_NAME))
+    dout = find_device(sd, output_spec, "output", hostapi_index(sd, JACK_HOSTAPI_NAME))
     hostapi = sd.query_hostapis(dout["hostapi"])["name"]
     channels = min(max_channels, dout["max_output_channels"])
     rate = int(dout["default_samplerate"]) if samplerate is None else int(samplerate)

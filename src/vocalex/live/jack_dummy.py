@@ -33,7 +33,7 @@ def dummy_jack_server(samplerate: int = 44100, period: int = 256):
 
     Raises DeviceError when jackd is missing or does not come up.
     """
-    from .engine import jack_server_running
+    from .devices import jack_server_running
 
     if shutil.which("jackd") is None:
         raise DeviceError("--start-server needs jackd (Debian: apt-get install jackd2)")

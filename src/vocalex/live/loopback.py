@@ -265,7 +265,7 @@ def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.
     is then not what was played or processed, which is the machine's doing,
     not the engine's (a non-realtime server on a loaded machine).
     """
-    from .engine import portaudio
+    from .devices import portaudio
 
     sd = portaudio()
     harness = JackHarness(signal, tail)
@@ -307,7 +307,9 @@ def measure_latency(
     callback interval and compute time statistics, late blocks, xruns and the
     machine. Raises DeviceError when no JACK server runs.
     """
-    from .engine import JACK_HOSTAPI_NAME, LiveEngine, build_live_stream, jack_server_running, resolve_devices
+    from .devices import JACK_HOSTAPI_NAME, jack_server_running, resolve_devices
+    from .engine import LiveEngine
+    from .setup import build_live_stream
 
     if not jack_server_running():
         raise DeviceError("no JACK server is running; start one (jackd --sync --no-realtime -d dummy -r 44100 -p 256 &) "

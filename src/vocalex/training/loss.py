@@ -8,8 +8,8 @@ Loss: the paper's L1 between mask * mixture magnitude and the target magnitude,
 normalised per example by the mean mixture magnitude (so quiet and loud
 crops weigh alike). The streaming-aware option mixes in the same L1 over the
 frames that the live engine actually outputs: with stride s and lookahead L,
-the engine keeps the masks of frames newest-L-(s-1) .. newest-L of each
-128-frame window, i.e. the window's frames T-L-s .. T-L-1. Those frames see
+the engine keeps the masks of the window's frames T-L-s .. T-L-1
+(vocalex.engine.config.stream_output_frames, the one statement of that rule). Those frames see
 little or no future context, so without extra weight the model is trained
 mostly where streaming never uses it.
 """
@@ -18,26 +18,20 @@ from __future__ import annotations
 
 import torch
 
-from .profiles import StftProfile
+from vocalex.engine.config import stream_output_frames
+from vocalex.engine.model import ModelProfile
 
 
-def crop_samples(profile: StftProfile) -> int:
+def crop_samples(profile: ModelProfile) -> int:
     """Samples of audio that give exactly n_frames STFT frames."""
     return (profile.n_frames - 1) * profile.hop_length + profile.n_fft
 
 
-def magnitude(audio: torch.Tensor, profile: StftProfile) -> torch.Tensor:
+def magnitude(audio: torch.Tensor, profile: ModelProfile) -> torch.Tensor:
     """audio (batch, samples) float32 -> magnitude (batch, n_bins, frames) of the lowest n_bins bins."""
     window = torch.hann_window(profile.n_fft, periodic=True, device=audio.device, dtype=audio.dtype)
     spec = torch.stft(audio, profile.n_fft, profile.hop_length, window=window, center=False, return_complex=True)
     return spec.abs()[:, : profile.n_bins]
-
-
-def stream_frames(n_frames: int, stride: int, lookahead: int) -> slice:
-    """The window frames the live engine outputs: T-L-stride .. T-L-1."""
-    if not 1 <= stride <= n_frames or not 0 <= lookahead <= n_frames - stride:
-        raise ValueError(f"stride {stride} / lookahead {lookahead} do not fit a {n_frames}-frame window")
-    return slice(n_frames - lookahead - stride, n_frames - lookahead)
 
 
 def masked_l1(mask: torch.Tensor, mix: torch.Tensor, target: torch.Tensor, *, stream_weight: float = 0.0,
@@ -53,6 +47,6 @@ def masked_l1(mask: torch.Tensor, mix: torch.Tensor, target: torch.Tensor, *, st
     err = (mask * mix - target).abs() / scale
     loss = err.mean()
     if stream_weight > 0:
-        edge = err[:, :, stream_frames(err.shape[-1], stride, lookahead)].mean()
+        edge = err[:, :, stream_output_frames(err.shape[-1], stride, lookahead)].mean()
         loss = (1.0 - stream_weight) * loss + stream_weight * edge
     return loss

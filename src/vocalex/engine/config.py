@@ -1,0 +1,131 @@
+"""How a model is run: the frozen run configurations, their defaults, and the latency they imply.
+
+Imports nothing heavy at module level (the CLI's option builders read the defaults from here while
+``vocalex --help`` must not load numpy).
+
+* :class:`StreamConfig` (stride, lookahead, synthesis): the stream / live mode. Its latency is a pure
+  function of the model's profile, the config and the host rate (:func:`latency`): no stream has to be
+  built to read it (the live planner asks it for every candidate).
+* :class:`OfflineConfig` (wiener, context): the file mode, centred windows (engine/offline.py).
+* :func:`stream_output_frames`: which frames of a model window the stream mode outputs; the engine's
+  masking core and training's streaming loss both ask here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+MODES = ("offline", "stream")
+DEFAULT_MODE = "offline"
+DEFAULT_STRIDE = 4      # frames between model calls in stream mode
+DEFAULT_LOOKAHEAD = 0   # frames of look-ahead in stream mode
+SYNTHESES = ("hann", "low-delay")
+PROVIDER_NAMES = ("cpu", "cuda")  # engine.model.PROVIDERS maps them to ONNX Runtime's
+DEFAULT_PROVIDER = "cpu"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Stream mode: a model call every ``stride`` frames, ``lookahead`` frames of future context per call,
+    ``synthesis`` "hann" or "low-delay" (engine/stft.py: one hop of STFT delay instead of n_fft - hop)."""
+
+    stride: int = DEFAULT_STRIDE
+    lookahead: int = DEFAULT_LOOKAHEAD
+    synthesis: str = "hann"
+
+    def __post_init__(self):
+        for name in ("stride", "lookahead"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy integers are Integral
+                raise UsageError(f"{name} must be an integer, got {value!r}")
+        if self.synthesis not in SYNTHESES:
+            raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, got {self.synthesis!r}")
+
+    def check(self, profile) -> None:
+        """UsageError when this config does not fit the model's window (naming the valid range)."""
+        if not 1 <= self.stride <= profile.n_frames:
+            raise UsageError(f"stride must be in 1..{profile.n_frames} frames, got {self.stride}")
+        if not 0 <= self.lookahead <= profile.n_frames - self.stride:
+            raise UsageError(f"lookahead must be in 0..{profile.n_frames - self.stride} frames (n_frames - stride), "
+                             f"got {self.lookahead}")
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    """File mode: centred windows with ``context`` frames each side (None: engine/offline.py's default),
+    ``wiener`` for multichannel Wiener filtering of the vocals (engine/wiener.py)."""
+
+    wiener: bool = False
+    context: int | None = None
+
+
+def stream_output_frames(n_frames: int, stride: int, lookahead: int) -> slice:
+    """The frames of an ``n_frames`` window whose masks the stream mode outputs: T-L-stride .. T-L-1.
+
+    Each model call's window ends at the newest analysed frame; the ``lookahead`` newest frames are only
+    context, and the ``stride`` frames before them are emitted (engine/stream.py MaskingCore).
+    """
+    if not 1 <= stride <= n_frames or not 0 <= lookahead <= n_frames - stride:
+        raise ValueError(f"stride {stride} / lookahead {lookahead} do not fit a {n_frames}-frame window")
+    return slice(n_frames - lookahead - stride, n_frames - lookahead)
+
+
+def core_holdback(hop: int, frames_per_call: int, lookahead: int, pipelined: bool = False) -> int:
+    """Samples the masking core's output may lag its input at the model rate (the core's prefill).
+
+    A frame's mask comes with the call that emits it: ``frames_per_call`` frames are gathered, plus
+    ``lookahead`` frames of future; a pipelined core (offline) is one call further behind.
+    """
+    return ((2 if pipelined else 1) * frames_per_call + lookahead) * hop - 1
+
+
+def stream_delays(profile, host_rate: int, stride: int, lookahead: int, synthesis: str = "hann",
+                  windows_per_call: int = 1, pipelined: bool = False) -> tuple[int, int, float]:
+    """(align, prefill, delay_fraction) of a stream at ``host_rate``: latency = align + prefill samples.
+
+    align: the STFT delay in host samples (rounded up; the fraction below it goes into the mask's phase);
+    prefill: the worst holdback of resampler up + core + resampler down, in host samples.
+    """
+    from .resample import measure_holdback
+    from .stft import stft_delay
+
+    rate = profile.sample_rate
+    base_align = stft_delay(profile.n_fft, profile.hop_length, synthesis)
+    core = core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined)
+    if host_rate == rate:
+        return base_align, core, 0.0
+    # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
+    align = -(-base_align * host_rate // rate)
+    delta = align * rate / host_rate - base_align
+    # (the resamplers' holdback does not depend on the channel count: the filter is the same per channel)
+    worst = (measure_holdback(host_rate, rate, 1) + core) * host_rate / rate + measure_holdback(rate, host_rate, 1)
+    return int(align), int(math.ceil(worst)) + 1, delta
+
+
+def latency(profile, config: StreamConfig, host_rate: int) -> int:
+    """Algorithmic latency in host samples of the stream mode with ``config`` (what StreamSeparator.latency is)."""
+    config.check(profile)
+    align, prefill, _ = stream_delays(profile, int(host_rate), config.stride, config.lookahead, config.synthesis)
+    return align + prefill
+
+
+def lookahead_frames(ms: float, profile) -> int:
+    """Look-ahead of at least ``ms`` milliseconds, in whole STFT frames of the model."""
+    if not math.isfinite(ms) or ms < 0:
+        raise UsageError(f"lookahead must be a non-negative number of milliseconds, got {ms}")
+    return math.ceil(round(ms * profile.sample_rate / (1000.0 * profile.hop_length), 9))
+
+
+def parse_lookahead(text, profile) -> int:
+    """3 or '3' (frames) or '20ms' (milliseconds, rounded up to frames) -> frames."""
+    t = str(text).strip().lower()
+    try:
+        if t.endswith("ms"):
+            return lookahead_frames(float(t[:-2]), profile)
+        return int(t)
+    except ValueError:
+        raise UsageError(f"lookahead must be frames (e.g. 3) or milliseconds (e.g. 20ms), got {text!r}") from None

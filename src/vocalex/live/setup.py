@@ -1,0 +1,91 @@
+"""Setting a live run up: load the model, measure it on this machine, plan stride / lookahead / headroom
+(vocalex.live.plan), and make the stream the run will use."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vocalex.engine.errors import UsageError
+from .devices import DeviceChoice, probe_device_latency
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, choose_stride, headroom_samples,
+                   plan_latency, stride_load, stride_samples, time_model_call)
+
+LIVE_DEFAULT_THREADS = 1
+
+
+@dataclass
+class LiveSetup:
+    """A separator stream made for a device, with the plan that chose its stride and lookahead."""
+
+    separator: object
+    stream: object
+    plan: LatencyPlan
+    call_seconds: float      # measured time of one model call (channels batched)
+    stride_period: int       # device samples between model calls
+    calibration: Calibration  # per-block processing times the headroom was planned from
+
+
+def build_live_stream(
+    devices: DeviceChoice,
+    model=None,
+    provider: str = "cpu",
+    threads: int | None = None,
+    stride: int | None = None,
+    lookahead: int | None = None,
+    latency_ms: float | None = None,
+    blocksize: int = 256,
+    margin_blocks: int = 1,
+    separator=None,
+    max_load: float = DEFAULT_MAX_LOAD,
+    calibration_seconds: float = CALIBRATION_SECONDS,
+    synthesis: str = "hann",
+) -> LiveSetup:
+    """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
+
+    The stride is the smallest the measured model call allows (:func:`choose_stride`)
+    unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
+    that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
+    The headroom comes from a calibration of the chosen stream on this machine
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
+    """
+    from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
+    from vocalex.engine.separator import Separator
+
+    if latency_ms is not None and (stride is not None or lookahead is not None):
+        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+    if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
+        raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
+    if margin_blocks < 0:
+        raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
+    # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
+    # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
+    # one thread and 30 ms with the default pool.
+    threads = LIVE_DEFAULT_THREADS if threads is None else threads
+    sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
+    profile = sep.profile
+    rate, channels = devices.samplerate, devices.channels
+    call_seconds = time_model_call(sep.model, channels)
+    device = probe_device_latency(devices, blocksize)
+    hop, model_rate = profile.hop_length, profile.sample_rate
+
+    s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
+    la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
+    # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
+    # so one calibration at lookahead 0 serves every lookahead the planner tries.
+    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
+    if latency_ms is not None:
+        plan = plan_latency(
+            profile, call_seconds, latency_ms, rate, blocksize,
+            lambda st, lk: latency(profile, StreamConfig(st, lk, synthesis), rate),  # pure: no stream is built
+            calibration.need, device, max_load, margin_blocks,
+        )
+    else:
+        plan = LatencyPlan(
+            s, la, latency(profile, StreamConfig(s, la, synthesis), rate),  # validates s and la
+            headroom_samples(calibration.need, rate, blocksize, margin_blocks),
+            device, rate, stride_load(call_seconds, s, hop, model_rate),
+        )
+    stream = sep.stream(rate, channels, stride=plan.stride, lookahead=plan.lookahead, synthesis=synthesis)
+    period = stride_samples(plan.stride, hop, model_rate, rate)
+    return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
