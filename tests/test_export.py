@@ -62,8 +62,9 @@ def test_export_writes_a_self_describing_model_with_a_golden_pair(tmp_path):
     golden = np.load(golden_path(tmp_path / "m.onnx"))
     mask = OnnxModel.load(tmp_path / "m.onnx").run(golden["input"][:, 0])
     np.testing.assert_allclose(mask, golden["output"][:, 0], atol=1e-5)
+    assert net.training  # export worked on a copy: the caller puts its own module in eval mode
     with torch.no_grad():
-        ref = net(torch.from_numpy(golden["input"])).numpy()
+        ref = net.eval()(torch.from_numpy(golden["input"])).numpy()
     np.testing.assert_allclose(golden["output"], ref, atol=1e-4)
 
 
@@ -78,3 +79,19 @@ def test_fp16_weights_halve_the_file_and_stay_close(tmp_path):
     a = OnnxModel.load(tmp_path / "f32.onnx").run(x)
     b = OnnxModel.load(tmp_path / "f16.onnx").run(x)
     assert np.max(np.abs(a - b)) < 0.05  # weight rounding moves the untrained mask a little, not wholesale
+
+
+def test_export_leaves_the_callers_model_as_it_was(tmp_path):
+    # A training loop exports mid-run: its module must stay in training mode with its fp32 weights.
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(widths=TINY))
+    net.train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    report = export_onnx(net, _profile(), tmp_path / "half.onnx", fp16_weights=True, tolerance=1e-3)
+    assert net.training
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key]), key  # not rounded to fp16
+    assert report["max_abs_error"] <= 1e-3
+    from vocalex.engine.integrity import check_weights
+
+    assert check_weights(tmp_path / "half.onnx") is not None  # stamped at export

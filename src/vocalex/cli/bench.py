@@ -30,17 +30,16 @@ from vocalex.evaluation.bench_defaults import STREAM_BLOCK
 
 
 def register(subparsers) -> None:
+    from .options import add_model_options, add_stream
+
     p = subparsers.add_parser(
         "bench",
         help="latency budget and speed of a model on this machine",
         description="Latency budget, stream real-time factor and offline throughput (whole pipeline) on one song.",
     )
     p.add_argument("song", nargs="?", default=None, help="audio file (default: the bundled 30 s demo song)")
-    p.add_argument("--model", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
-    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: ONNX Runtime's choice)")
-    p.add_argument("--stride", type=int, default=None, help="stream mode: frames per model call (default: the engine's)")
-    p.add_argument("--lookahead", type=int, default=None, help="stream mode: lookahead frames (default: the engine's)")
+    add_model_options(p)
+    add_stream(p)
     p.add_argument("--rate", type=int, default=None, help="host sample rate for the latency budget (default: the model's)")
     p.add_argument("--block", type=int, default=STREAM_BLOCK, help=f"stream mode: host block size (default {STREAM_BLOCK})")
     p.add_argument("--seconds", type=float, default=None, help="use only the first SECONDS of the song")
@@ -70,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from vocalex.export.models import ensure
 
     ensure(args.model)  # a named model (hq) is converted on first use
+    if args.lookahead is not None:  # frames, or milliseconds of this model ("20ms")
+        from vocalex.engine.config import parse_lookahead
+        from vocalex.engine.model import read_profile
+
+        args.lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
     live = None
     if args.live:
         # First, so a missing JACK server fails in a second rather than after the whole bench.

@@ -19,6 +19,8 @@ MODE_CHOICES = ("offline", "stream", "both")
 
 
 def register(subparsers) -> None:
+    from .options import add_model_options, add_stream
+
     p = subparsers.add_parser(
         "eval",
         help="score vocalex (and baselines) on a multitrack dataset",
@@ -33,13 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--baselines", action="store_true",
                    help="also score the mixture, centre cancellation, REPET-SIM and Spleeter 2-stem")
     p.add_argument("--museval", action="store_true", help="also compute BSSEval v4 (museval) SDR/SIR/SAR/ISR")
-    p.add_argument("--model", action="append", default=None, metavar="MODEL",
-                   help="ONNX model file or name (default, hq); repeat to score several models in the same run "
-                        "(default: the bundled model)")
-    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: ONNX Runtime's choice)")
-    p.add_argument("--stride", type=int, default=None, help="stream mode: frames per model call (default: the engine's)")
-    p.add_argument("--lookahead", type=int, default=None, help="stream mode: lookahead frames (default: the engine's)")
+    add_model_options(p, repeat=True)
+    add_stream(p)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="score only the first N tracks")
     p.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="write the full results as JSON")
     p.set_defaults(handler=run)

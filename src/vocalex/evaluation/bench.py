@@ -167,6 +167,10 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     timed = TimedModel(loaded.model)
     separator = Separator(timed)
     profile = separator.profile
+    if lookahead is not None:  # frames, or "20ms"
+        from vocalex.engine.config import parse_lookahead
+
+        lookahead = parse_lookahead(lookahead, profile)
     audio, rate = decode(song, seconds)
     channels = audio.shape[1]
     duration = len(audio) / rate

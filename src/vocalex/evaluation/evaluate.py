@@ -33,8 +33,12 @@ def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = Fals
     """{system name: (function(mixture, rate) -> stems, extra info)} for the requested vocalex modes.
 
     ``wiener`` adds offline mode with multichannel Wiener filtering (only where offline mode is scored).
+    ``lookahead``: frames, or milliseconds as "20ms" (turned into this model's frames).
     """
+    from vocalex.engine.config import parse_lookahead
     from vocalex.engine.errors import UsageError
+
+    lookahead = None if lookahead is None else parse_lookahead(lookahead, separator.profile)
 
     if wiener and mode not in ("offline", "both"):
         raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
@@ -63,15 +67,16 @@ def model_label(model) -> str:
 
 
 def stream_latency_ms(separator, sample_rate: int, channels: int, stride=None, lookahead=None) -> dict:
-    """The stream mode's algorithmic latency at ``sample_rate``: {"samples", "ms", "stride", "lookahead"}."""
-    kwargs = {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}
-    stream = separator.stream(sample_rate, channels, **kwargs)
-    return {
-        "samples": int(stream.latency),
-        "ms": 1000.0 * stream.latency / sample_rate,
-        "stride": int(stream.stride),
-        "lookahead": int(stream.lookahead),
-    }
+    """The stream mode's algorithmic latency at ``sample_rate``: {"samples", "ms", "stride", "lookahead"}.
+
+    Computed (engine.config.latency), not read off a built stream; ``channels`` does not change it.
+    """
+    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, StreamConfig, latency, parse_lookahead
+
+    config = StreamConfig(DEFAULT_STRIDE if stride is None else stride,
+                          parse_lookahead(DEFAULT_LOOKAHEAD if lookahead is None else lookahead, separator.profile))
+    samples = latency(separator.profile, config, sample_rate)
+    return {"samples": samples, "ms": 1000.0 * samples / sample_rate, "stride": config.stride, "lookahead": config.lookahead}
 
 
 def evaluate(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vocalex.engine.errors import VocalexError
+from vocalex.engine.integrity import golden_path, stamp  # noqa: F401  (golden_path: export's callers name it here)
 from vocalex.engine.model import INPUT_NAME, ModelProfile
 
 OUTPUT_NAME = "mask"
@@ -27,11 +28,6 @@ class ExportError(VocalexError):
     """The exported graph does not reproduce the PyTorch model."""
 
     exit_code = 9
-
-
-def golden_path(model_path: str | os.PathLike) -> Path:
-    p = Path(model_path)
-    return p.with_name(p.name + ".golden.npz") if p.suffix != ".onnx" else p.with_suffix(".golden.npz")
 
 
 def _golden_input(profile: ModelProfile, channels: int = 1, seed: int = 1234) -> np.ndarray:
@@ -79,7 +75,8 @@ def export_onnx(
     write_golden: bool = True,
     extra_metadata: dict[str, str] | None = None,
 ) -> dict:
-    """Export ``module`` (eval mode is set here) to ``path`` and verify it.
+    """Export ``module`` to ``path`` and verify it; ``module`` itself is left as it was (a copy is put in eval
+    mode and, with ``fp16_weights``, rounded), so a training loop can export mid-run.
 
     ``extra_metadata``: further ``vocalex.*`` entries (e.g. the model's source)
     beside the profile's. Returns a report dict with the max abs error. Raises
@@ -90,7 +87,9 @@ def export_onnx(
     import onnxruntime as ort
     import torch
 
-    module = module.eval()
+    import copy
+
+    module = copy.deepcopy(module).eval()
     path = Path(path)
     channels = module_channels(module)
     golden_in = _golden_input(profile, channels)
@@ -117,6 +116,9 @@ def export_onnx(
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
+        # The sha256 of the graph as saved (every weight), in the model's own metadata: checked at every load.
+        stamped = stamp(Path(tmp).read_bytes())
+        Path(tmp).write_bytes(stamped)
 
         session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
         rng = np.random.default_rng(0)
