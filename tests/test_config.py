@@ -107,3 +107,14 @@ def test_process_refuses_a_wrong_buffer(sep):
     for bad in (np.zeros((63, 2), np.float32), np.zeros((64, 2), np.float64), np.zeros((2, 64), np.float32).T):
         with pytest.raises(UsageError, match="out\\['vocals'\\] must be"):
             stream.process(block, out={"vocals": bad, "accompaniment": good})
+
+
+def test_keyword_api_is_a_config_and_offline_refuses_stream_settings(sep):
+    x = np.random.default_rng(5).uniform(-0.5, 0.5, (9000, 2)).astype(np.float32)
+    a = sep.separate(x, 44100, mode="stream", stride=2, lookahead=1)
+    b = sep.separate(x, 44100, config=StreamConfig(2, 1))
+    np.testing.assert_array_equal(a["vocals"], b["vocals"])
+    np.testing.assert_array_equal(sep.separate(x, 44100)["vocals"], sep.separate(x, 44100, config=OfflineConfig())["vocals"])
+    with pytest.raises(UsageError, match="stream-mode settings"):
+        sep.separate(x, 44100, mode="offline", stride=8)
+    assert sep.latency(48000, StreamConfig(2, 1)) == sep.stream(48000, 2, config=StreamConfig(2, 1)).latency

@@ -171,3 +171,16 @@ def test_cli_defaults_match_the_python_functions():
             cli_name = {"host_rate": "rate"}.get(name, name)
             if cli_name in defaults and cli_name not in ("dataset", "song"):
                 assert defaults[cli_name] == param.default, (module.__name__, name)
+
+
+def test_lookahead_in_milliseconds_works_in_eval_and_bench(stem_dataset, tiny_model, tmp_path):
+    # The option is declared once (cli/options.py): 20 ms is 4 frames of 5.8 ms wherever --lookahead is taken.
+    result = _run_eval(stem_dataset, tiny_model, tmp_path, "--mode", "stream", "--lookahead", "20ms", "--limit", "1")
+    entry = result["systems"]["vocalex stream"]
+    assert entry["lookahead"] == 4 and entry["latency"]["lookahead"] == 4
+    out = tmp_path / "bench.json"
+    song = next(stem_dataset.glob("*/vocals.wav"))
+    assert main(["bench", str(song), "--model", str(tiny_model), "--lookahead", "20ms", "--seconds", "0.5",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["latency"]["lookahead_frames"] == 4
+    assert main(["eval", str(stem_dataset), "--model", str(tiny_model), "--lookahead", "soon"]) == 2

@@ -98,3 +98,39 @@ def test_no_sound_card_start_server_plays_a_file_into_a_recording(tiny_model, tm
     assert proc.returncode == 0, proc.stderr
     captured, _ = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")
     np.testing.assert_array_equal(captured[:len(clip)], clip)
+
+
+def test_sigterm_stops_a_live_run_with_exit_143_and_keeps_the_recording(tiny_model, tmp_path):
+    # SIGTERM is handled in one place (engine/termination.py) for every command: live exits 143 like the others.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    song = tmp_path / "song.wav"
+    sf.write(song, np.zeros((20 * 44100, 2), np.float32), 44100, subtype="FLOAT")  # longer than the test waits
+    rec = tmp_path / "rec"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=f"nothing-runs-here-{os.getpid()}")
+    proc = subprocess.Popen([sys.executable, "-m", "vocalex", "live", "--start-server", "--input-file", str(song),
+                             "--record", str(rec), "--model", str(tiny_model), "--stride", "8"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        partial = rec / ".input.wav.partial"
+
+        def recording():  # running: the worker has written audio (an empty recording would be discarded)
+            return partial.exists() and partial.stat().st_size > 64 * 1024
+
+        while time.monotonic() < deadline and not recording() and proc.poll() is None:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, (proc.returncode, err)
+    assert "vocalex: terminated" in err and "Traceback" not in err
+    captured, _ = sf.read(rec / "input.wav", dtype="float32")  # finalised, not left as a partial file
+    assert len(captured) > 0 and not (rec / ".input.wav.partial").exists()

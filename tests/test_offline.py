@@ -7,6 +7,7 @@ import pytest
 
 from vocalex.engine.model import ModelProfile, OnnxModel
 from vocalex.engine.offline import OFFLINE_CONTEXT, offline_geometry
+from vocalex.engine.config import OfflineConfig
 from vocalex.engine.separator import separate_blocks
 from vocalex.engine.stream import StreamSeparator
 
@@ -33,7 +34,7 @@ def centre_only_mask():
 
 def separate(model, x, rate, block=10000):
     blocks = (x[i:i + block] for i in range(0, len(x), block))
-    parts = list(separate_blocks(model, blocks, rate, x.shape[1], mode="offline"))
+    parts = list(separate_blocks(model, blocks, rate, x.shape[1], OfflineConfig()))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -102,7 +103,7 @@ def test_memory_is_bounded_by_the_block_not_the_file():
                 yield noise[: min(block, rate * seconds - start)]
 
         tracemalloc.start()
-        total = sum(len(v) for v, _ in separate_blocks(model, blocks(), rate, 2, mode="offline"))
+        total = sum(len(v) for v, _ in separate_blocks(model, blocks(), rate, 2, OfflineConfig()))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert total == rate * seconds

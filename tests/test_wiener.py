@@ -7,6 +7,7 @@ import soundfile as sf
 from vocalex.engine import Separator
 from vocalex.engine.errors import UsageError
 from vocalex.engine.model import ModelProfile, default_model_path
+from vocalex.engine.config import OfflineConfig
 from vocalex.engine.separator import separate_blocks
 from vocalex.engine.wiener import wiener_vocals
 
@@ -94,7 +95,7 @@ def test_wiener_output_does_not_depend_on_the_block_size_or_the_rate_path():
     ref = sep.separate(audio, rate, wiener=True)
     for block in (1023, 200000):
         blocks = (audio[i:i + block] for i in range(0, len(audio), block))
-        parts = list(separate_blocks(sep.model, blocks, rate, 2, mode="offline", wiener=True))
+        parts = list(separate_blocks(sep.model, blocks, rate, 2, OfflineConfig(wiener=True)))
         v = np.concatenate([p[0] for p in parts])
         np.testing.assert_allclose(v, ref["vocals"], atol=1e-6)
     plain = sep.separate(audio, rate)["vocals"]
@@ -131,7 +132,7 @@ def test_wiener_memory_does_not_grow_with_the_file():
                 yield noise[: min(block, RATE * seconds - start)]
 
         tracemalloc.start()
-        total = sum(len(v) for v, _ in separate_blocks(model, blocks(), RATE, 2, mode="offline", wiener=True))
+        total = sum(len(v) for v, _ in separate_blocks(model, blocks(), RATE, 2, OfflineConfig(wiener=True)))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert total == RATE * seconds

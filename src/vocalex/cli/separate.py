@@ -44,9 +44,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from vocalex.engine.errors import UsageError, VocalexError
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, parse_lookahead
+    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
     from vocalex.engine.separator import Separator
-    from vocalex.engine.stream import check_stream_args
 
     from vocalex.engine.batch import expand_inputs, run_parallel
     from vocalex.engine.files import separate_file
@@ -63,18 +62,19 @@ def run(args) -> int:
     from vocalex.export.models import ensure
 
     separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False)
-    args.stride = DEFAULT_STRIDE if args.stride is None else args.stride
-    lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
     if args.mode == "stream":
-        check_stream_args(separator.profile, separator.profile.sample_rate, 1, args.stride, lookahead)
+        lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
+        config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
+                              "low-delay" if args.low_delay else "hann")
+        config.check(separator.profile)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
-    synthesis = "low-delay" if args.low_delay else "hann"
+    else:
+        config = OfflineConfig(wiener=args.wiener)
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
-        options = dict(mode=args.mode, stride=args.stride, lookahead=lookahead, wiener=args.wiener, fmt=args.fmt,
-                       force=args.force, synthesis=synthesis)
+        options = dict(config=config, fmt=args.fmt, force=args.force)
         progress = _Progress(quiet=args.quiet)
 
         def on_result(kind, path, *payload):
@@ -93,8 +93,8 @@ def run(args) -> int:
         for path, name in jobs:
             task = progress.start(path)
             try:
-                result = separate_file(separator, path, args.out, name=name, mode=args.mode, stride=args.stride, lookahead=lookahead,
-                                       wiener=args.wiener, fmt=args.fmt, force=args.force, on_progress=task, synthesis=synthesis)
+                result = separate_file(separator, path, args.out, name=name, config=config, fmt=args.fmt, force=args.force,
+                                       on_progress=task)
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

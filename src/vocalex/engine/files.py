@@ -50,9 +50,11 @@ def output_paths(input_path: Path, out_root: Path, fmt: str, name=None) -> dict:
     return {stem: folder / f"{stem}.{fmt}" for stem in STEMS}
 
 
-def separate_file(separator, input_path, out_root, *, name=None, mode="offline", stride=4, lookahead=0, wiener=False, fmt="wav",
-                  force=False, on_progress=None, synthesis="hann") -> FileResult:
+def separate_file(separator, input_path, out_root, *, name=None, config=None, fmt="wav", force=False,
+                  on_progress=None) -> FileResult:
     """Separate one file into OUT/<name>/{vocals,accompaniment}.<fmt>; raises VocalexError on failure.
+
+    config: a StreamConfig or OfflineConfig (engine/config.py), offline mode by default.
 
     name: the output folder under out_root (batch.expand_inputs chooses it), by default the input's stem.
     Existing outputs are refused (without force) before any work; outputs
@@ -61,7 +63,10 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
     """
     from .audio_io import AtomicAudioWriter, AudioReader, check_can_write
     from .errors import OutputError
+    from .config import OfflineConfig
     from .separator import separate_blocks
+
+    config = OfflineConfig() if config is None else config
 
     input_path = Path(input_path)
     outputs = output_paths(input_path, out_root, fmt, name)
@@ -81,8 +86,7 @@ def separate_file(separator, input_path, out_root, *, name=None, mode="offline",
                 done = 0
                 if on_progress:
                     on_progress(0, reader.frames)
-                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, mode, stride, lookahead,
-                                         wiener=wiener, synthesis=synthesis)
+                blocks = separate_blocks(separator.model, reader.blocks(), rate, channels, config)
                 for vocals, accompaniment in blocks:
                     vw.write(vocals)
                     aw.write(accompaniment)

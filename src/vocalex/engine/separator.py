@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .config import (DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig, StreamConfig,  # noqa: F401
-                     lookahead_frames, parse_lookahead)
+                     latency, lookahead_frames, parse_lookahead)
 from .errors import InvalidSamplesError, UsageError
 from .model import ModelProfile, OnnxModel
 from .offline import offline_stream
@@ -27,16 +27,34 @@ def check_finite(block: np.ndarray, where: str = "audio") -> None:
         raise InvalidSamplesError(f"{where} contains NaN or Inf samples")
 
 
+def run_config(mode: str = DEFAULT_MODE, stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
+               wiener: bool = False, synthesis: str = "hann") -> StreamConfig | OfflineConfig:
+    """The keyword form of the API (mode="stream", stride=...) as the frozen config it stands for.
+
+    Offline mode has centred windows of its own (engine/offline.py): stride, lookahead and synthesis are
+    stream-mode settings, refused (UsageError) when set with mode="offline".
+    """
+    if mode == "stream":
+        if wiener:
+            # A stream call covers `stride` frames (tens of ms): too few to estimate a spatial covariance from,
+            # and the live path's budget has no room for it.
+            raise UsageError("Wiener filtering is an offline-mode option; stream mode does not support it")
+        return StreamConfig(stride, lookahead, synthesis)
+    if mode == "offline":
+        if (stride, lookahead, synthesis) != (DEFAULT_STRIDE, DEFAULT_LOOKAHEAD, "hann"):
+            # refused, not ignored: a caller who sets them expects them to matter
+            raise UsageError("stride, lookahead and synthesis are stream-mode settings; offline mode has its own "
+                             "centred windows: pass mode=\"stream\" or drop them")
+        return OfflineConfig(wiener=wiener)
+    raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+
+
 def separate_blocks(
     model: OnnxModel,
     blocks: Iterable[np.ndarray],
     sample_rate: int,
     channels: int,
-    mode: str = DEFAULT_MODE,
-    stride: int = DEFAULT_STRIDE,
-    lookahead: int = DEFAULT_LOOKAHEAD,
-    wiener: bool = False,
-    synthesis: str = "hann",
+    config: StreamConfig | OfflineConfig = OfflineConfig(),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Separate a sequence of float (n, channels) blocks; yields aligned (vocals, accompaniment) blocks.
 
@@ -45,7 +63,7 @@ def separate_blocks(
     input. Only the stream's fixed-size state is held: memory does not grow
     with the input length.
     """
-    stream = make_stream(model, sample_rate, channels, mode, stride, lookahead, wiener, synthesis)
+    stream = make_stream(model, sample_rate, channels, config)
     to_drop = stream.latency
     total_in = 0
     total_out = 0
@@ -72,17 +90,13 @@ def separate_blocks(
     assert total_out == total_in, (total_out, total_in)
 
 
-def make_stream(model, sample_rate, channels, mode, stride=DEFAULT_STRIDE, lookahead=DEFAULT_LOOKAHEAD,
-                wiener: bool = False, synthesis: str = "hann") -> StreamSeparator:
-    if mode == "stream":
-        if wiener:
-            # A stream call covers `stride` frames (tens of ms): too few to estimate a spatial covariance from,
-            # and the live path's budget has no room for it.
-            raise UsageError("Wiener filtering is an offline-mode option; stream mode does not support it")
-        return StreamSeparator(model, sample_rate, channels, stride, lookahead, synthesis=synthesis)
-    if mode == "offline":
-        return offline_stream(model, sample_rate, channels, wiener=wiener)
-    raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | OfflineConfig) -> StreamSeparator:
+    """The StreamSeparator that runs ``config``: the live path's stream, or offline mode's centred windows."""
+    if isinstance(config, StreamConfig):
+        return StreamSeparator(model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis)
+    if isinstance(config, OfflineConfig):
+        return offline_stream(model, sample_rate, channels, context=config.context, wiener=config.wiener)
+    raise UsageError(f"config must be a StreamConfig or an OfflineConfig, got {type(config).__name__}")
 
 
 class Separator:
@@ -115,12 +129,15 @@ class Separator:
         lookahead: int = DEFAULT_LOOKAHEAD,
         wiener: bool = False,
         synthesis: str = "hann",
+        *,
+        config: StreamConfig | OfflineConfig | None = None,
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
         ``mode="stream"`` gives exactly what the live path outputs for this
         stride / lookahead (latency removed); ``"offline"`` uses centred,
-        overlapping windows and ignores stride and lookahead. ``wiener=True``
+        overlapping windows and has no stride or lookahead of its own. ``config``: a
+        :class:`StreamConfig` or :class:`OfflineConfig` instead of the keywords. ``wiener=True``
         (offline only) refines the vocals by multichannel Wiener filtering
         (:mod:`vocalex.engine.wiener`); the stems still sum to the input.
         ``synthesis`` (stream mode): "hann", or "low-delay" for the asymmetric
@@ -134,11 +151,12 @@ class Separator:
             raise UsageError(f"audio has shape {audio.shape}: {x.shape[1]} channels? It looks transposed: pass audio.T "
                              "(frames first, as soundfile reads)")
         check_finite(x)
+        config = config or run_config(mode, stride, lookahead, wiener, synthesis)
         blocks = (x[i:i + BLOCK_FRAMES] for i in range(0, len(x), BLOCK_FRAMES))
         vocals = np.empty(x.shape, dtype=np.float32)
         accompaniment = np.empty(x.shape, dtype=np.float32)
         pos = 0
-        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], mode, stride, lookahead, wiener, synthesis):
+        for v, a in separate_blocks(self.model, blocks, sample_rate, x.shape[1], config):
             vocals[pos:pos + len(v)] = v
             accompaniment[pos:pos + len(a)] = a
             pos += len(v)
@@ -148,16 +166,19 @@ class Separator:
 
     def separate_blocks(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, mode: str = DEFAULT_MODE,
                         stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
-                        wiener: bool = False, synthesis: str = "hann") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                        wiener: bool = False, synthesis: str = "hann", *,
+                        config: StreamConfig | OfflineConfig | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Block-wise separate(): float (n, channels) blocks in, aligned float32 (vocals, accompaniment) blocks out.
 
         For files too long for memory (see :func:`separate_blocks`); blocks are
         not checked for NaN / Inf here (audio_io's reader does that).
         """
-        return separate_blocks(self.model, blocks, sample_rate, channels, mode, stride, lookahead, wiener, synthesis)
+        config = config or run_config(mode, stride, lookahead, wiener, synthesis)
+        return separate_blocks(self.model, blocks, sample_rate, channels, config)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
-               lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann") -> StreamSeparator:
+               lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann", *,
+               config: StreamConfig | None = None) -> StreamSeparator:
         """A live StreamSeparator for this model (process / flush / reset / latency); stereo unless ``channels`` says.
 
         ``process(block)`` takes float (frames, channels) blocks of any size, or
@@ -166,7 +187,12 @@ class Separator:
         returns the last ``latency`` samples the same way. ``synthesis="low-delay"``:
         the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
-        return StreamSeparator(self.model, sample_rate, channels, stride, lookahead, synthesis=synthesis)
+        config = config or StreamConfig(stride, lookahead, synthesis)
+        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis)
+
+    def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
+        """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""
+        return latency(self.profile, config or StreamConfig(), sample_rate)
 
     def lookahead_frames(self, ms: float) -> int:
         """Milliseconds of look-ahead -> frames for this model (rounded up)."""
