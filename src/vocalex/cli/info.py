@@ -21,15 +21,12 @@ def run(args) -> int:
     from vocalex.export.models import ensure
 
     from vocalex.engine.errors import UsageError
-    from vocalex.engine.model import read_channels, read_extra_metadata, read_profile, resolve_model_path
+    from vocalex.engine.model import read_description
 
     if args.model is not None and args.model_option is not None:
         raise UsageError("name the model once: as an argument or with --model")
-    model = ensure(args.model if args.model is not None else args.model_option)
-    path = resolve_model_path(model)
-    profile = read_profile(path)
-    info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe(), "channels": read_channels(path),
-            **read_extra_metadata(path)}
+    path, profile, channels, extra = read_description(ensure(args.model if args.model is not None else args.model_option))
+    info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe(), "channels": channels, **extra}
     if args.verify:
         info.update(_verify(path))
     if args.json:

@@ -153,6 +153,12 @@ def _read_header(model) -> tuple[Path, dict[str, str], list | None]:
     return path, meta, dims
 
 
+def read_description(model: str | os.PathLike | None) -> tuple[Path, ModelProfile, int | None, dict[str, str]]:
+    """(path, profile, channels, extra metadata) from one read of the file's header (``vocalex info``)."""
+    path, meta, dims = _read_header(model)
+    return path, ModelProfile.from_metadata(meta, source=str(path)), _channels(dims), _extra(meta)
+
+
 def read_profile(model: str | os.PathLike | None) -> ModelProfile:
     """Read a model's profile from its metadata without starting an inference session."""
     path, meta, _ = _read_header(model)
@@ -161,7 +167,10 @@ def read_profile(model: str | os.PathLike | None) -> ModelProfile:
 
 def read_extra_metadata(model: str | os.PathLike | None) -> dict[str, str]:
     """The ``vocalex.*`` entries beyond the profile (e.g. profile, source, mask_combination), prefix removed."""
-    _, meta, _ = _read_header(model)
+    return _extra(_read_header(model)[1])
+
+
+def _extra(meta: dict[str, str]) -> dict[str, str]:
     known = {METADATA_PREFIX + f.name for f in fields(ModelProfile)}
     return {k[len(METADATA_PREFIX):]: v for k, v in meta.items() if k.startswith(METADATA_PREFIX) and k not in known}
 
@@ -173,7 +182,10 @@ def rows_for(channels: int, per_example: int) -> int:
 
 def read_channels(model: str | os.PathLike | None) -> int | None:
     """Audio channels per model example (the graph input's dimension 1: 1 mono, 2 stereo), None if not fixed."""
-    _, _, dims = _read_header(model)
+    return _channels(_read_header(model)[2])
+
+
+def _channels(dims) -> int | None:
     return dims[1] if dims is not None and len(dims) == 4 and isinstance(dims[1], int) else None
 
 
