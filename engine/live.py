@@ -52,12 +52,17 @@ silence). ``resync_lag`` is max(H, 0.2 s).
 
 Scheduling
 ----------
-A pure-Python engine shares the GIL and, on small machines, the cores. Three
-measures keep the audio thread on time: the interpreter's switch interval is
-lowered to 0.5 ms while live (a thread holding the GIL hands it over within
-that time, not 5 ms, about one 256-frame block); the audio and worker threads
-get nice -10 where permitted (:func:`raise_thread_priority`); ONNX Runtime
-runs one thread by default (its default pool spin-waits on every core).
+A pure-Python engine shares the GIL and, on small machines, the cores. These
+measures keep the audio thread and the worker on time: the interpreter's switch
+interval is lowered to 0.5 ms while live (a thread holding the GIL hands it over
+within that time, not 5 ms, about one 256-frame block); the objects alive at
+start are frozen out of the garbage collector (a full collection took 25-55 ms
+with the GIL held); the audio and worker threads get nice -10 where permitted
+(:func:`raise_thread_priority`); where the audio server runs its callbacks
+realtime (JACK --realtime, PipeWire), the worker runs SCHED_FIFO one step
+below the callback (:func:`follow_realtime_callback`), so other processes'
+load cannot delay it, and the start-up timing is measured at that priority;
+ONNX Runtime runs one thread by default (its default pool spin-waits on every core).
 
 Recording
 ---------
@@ -85,6 +90,7 @@ teardown (:func:`abandon_portaudio`; ``vocalex live`` exits with ``os._exit``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import sys
@@ -102,6 +108,7 @@ from .live_plan import (
     Calibration,
     LatencyPlan,
     calibrate,
+    at_realtime_priority,
     choose_stride,
     headroom_samples,
     plan_latency,
@@ -436,18 +443,53 @@ def portaudio_lost_its_jack_server() -> bool:
     return not jack_server_running()
 
 
-def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -> int:
-    """Input + output latency (frames) PortAudio reports for this duplex stream, opened without starting it."""
+def probe_device(devices: DeviceChoice, blocksize: int, latency="low") -> tuple[int, int | None]:
+    """What the live stream will get: (input + output latency in frames as PortAudio reports it, the realtime
+    priority its callback thread runs at, or None where it is not realtime).
+
+    The probe stream runs for a few silent callbacks: how the audio server
+    schedules its clients (JACK with or without --realtime, PipeWire, ALSA) is
+    only visible from inside a callback, and the worker's scheduling, and so
+    the calibration's, follows it (:func:`follow_realtime_callback`).
+    """
     sd = _sounddevice()
+    seen = []
+
+    def callback(*args):
+        if not seen:
+            seen.append(threading.get_native_id())
+        args[1 if len(args) == 5 else 0].fill(0)  # outdata (duplex) or the output-only stream's buffer
+
     try:
         with _quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-            probe = _open_stream(sd, devices, blocksize=blocksize, latency=latency)
+            probe = _open_stream(sd, devices, blocksize=blocksize, latency=latency, callback=callback)
     except sd.PortAudioError as exc:
         raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
+    priority = None
     try:
-        return round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
+        frames = round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
+        try:
+            probe.start()
+            deadline = time.perf_counter() + 0.5
+            while not seen and time.perf_counter() < deadline:
+                time.sleep(0.002)
+            if seen:
+                priority = _realtime_priority(seen[0])
+            probe.stop()
+        except sd.PortAudioError:  # the latency is known; a probe that cannot run leaves the worker ordinary
+            pass
+        return frames, priority
     finally:
         probe.close()
+
+
+def _realtime_priority(tid: int) -> int | None:
+    try:
+        if os.sched_getscheduler(tid) in (os.SCHED_FIFO, os.SCHED_RR):
+            return os.sched_getparam(tid).sched_priority
+    except (OSError, AttributeError):  # the thread ended, or not Linux
+        pass
+    return None
 
 
 def _open_stream(sd, devices: DeviceChoice, **kw):
@@ -467,7 +509,7 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 1,
+    margin_blocks: int | None = None,
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
@@ -479,7 +521,8 @@ def build_live_stream(
     unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
     that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
     The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks (None: 0 where the
+    worker runs realtime, else 1).
     """
     from .separator import DEFAULT_LOOKAHEAD, Separator
 
@@ -487,7 +530,7 @@ def build_live_stream(
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if margin_blocks < 0:
+    if margin_blocks is not None and margin_blocks < 0:
         raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
@@ -496,15 +539,24 @@ def build_live_stream(
     sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
     profile = sep.profile
     rate, channels = devices.samplerate, devices.channels
-    call_seconds = time_model_call(sep.model, channels)
-    device = probe_device_latency(devices, blocksize)
+    device, callback_priority = probe_device(devices, blocksize)
+    # the worker (and so the timing of it) runs one realtime step below a realtime callback
+    worker_priority = None if callback_priority is None else max(1, callback_priority - 1)
+    if margin_blocks is None:
+        # A realtime worker is not slowed by other processes: measured here under load 3-5 (two other jobs on
+        # both cores), 0 late blocks in 60 s without margin. An ordinary one is (at load 3-16 its per-block p99
+        # doubled), so it keeps one block for that.
+        margin_blocks = 0 if worker_priority is not None else 1
+    call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels)
     hop, model_rate = profile.hop_length, profile.sample_rate
 
     s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
     la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
     # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
     # so one calibration at lookahead 0 serves every lookahead the planner tries.
-    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
+    freeze_heap()  # as the live run will have it (LiveEngine.start), so that the calibration does not time collections
+    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize,
+                            calibration_seconds, priority=worker_priority)
     if latency_ms is not None:
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,
@@ -662,6 +714,35 @@ def raise_thread_priority(native_id: int, nice: int = LIVE_NICE) -> bool:
         return False
 
 
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's sight (``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
+
+
+def follow_realtime_callback(worker_tid: int, callback_tid: int) -> int | None:
+    """Best effort: where the audio callback runs realtime, run the worker realtime too, one step below it.
+
+    A realtime audio server (JACK with --realtime, PipeWire) runs its clients'
+    callbacks SCHED_FIFO, so they preempt every ordinary process; the worker,
+    which must turn each stride into output within the compute headroom, is
+    then the one thread of the live path that other processes' load can still
+    delay (measured here: per-block p99 twice the calibration's under load).
+    One priority step below the callback keeps the callback first; Linux's
+    realtime throttling bounds what a runaway worker could take. Returns the
+    worker's priority, or None where the callback is not realtime or it is not permitted.
+    """
+    try:
+        callback_priority = _realtime_priority(callback_tid)
+        if callback_priority is None:
+            return None
+        priority = max(1, callback_priority - 1)
+        os.sched_setscheduler(worker_tid, os.SCHED_FIFO, os.sched_param(priority))
+        return priority
+    except (OSError, AttributeError):  # not permitted, thread gone, or not Linux
+        return None
+
+
 @dataclass
 class LiveStats:
     """Counters the callback and the worker update; read (never written) by the meter."""
@@ -759,6 +840,9 @@ class LiveEngine:
         self._sd_stream = None
         self._worker_exception = None
         self._callback_tid = None
+        self._worker_tid = None
+        self.worker_realtime_priority = None  # set at start where the callback runs realtime
+        self.scheduling_at_start = "not started"
         self._worker = None
         self._stop = False
         self._device_latency = (0, 0)
@@ -900,7 +984,8 @@ class LiveEngine:
 
     def _work(self) -> None:
         poll = min(0.001, self.blocksize / self.samplerate / 4)
-        raise_thread_priority(threading.get_native_id())
+        self._worker_tid = threading.get_native_id()
+        raise_thread_priority(self._worker_tid)
         try:
             while not self._stop:
                 busy = self._process_pending()
@@ -957,6 +1042,11 @@ class LiveEngine:
         # 256-frame block), so shorten it while live.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, 0.0005))
+        # A full collection of the ~125,000 objects the engine, numba and ONNX Runtime leave behind takes
+        # 25-55 ms here, holding the GIL: the callback and the worker would both stall behind it (it showed
+        # as p99.9 block times of 25-31 ms beside a p99 of 5.5 ms). Frozen, they are never scanned again;
+        # what the live loop allocates stays young and cheap to collect.
+        freeze_heap()
         self._stop = False
         self._worker = threading.Thread(target=self._work, name="vocalex-live-worker", daemon=True)
         self._worker.start()
@@ -971,6 +1061,23 @@ class LiveEngine:
             time.sleep(0.001)
         if self._callback_tid is not None:
             raise_thread_priority(self._callback_tid)
+            if self._worker_tid is not None:
+                self.worker_realtime_priority = follow_realtime_callback(self._worker_tid, self._callback_tid)
+        self.scheduling_at_start = self.scheduling()
+
+    def scheduling(self) -> str:
+        """How the audio callback and the worker thread are scheduled, e.g. ``callback FIFO 9, worker FIFO 8``."""
+        def of(tid):
+            if tid is None:
+                return "not started"
+            try:
+                policy = os.sched_getscheduler(tid)
+                if policy in (os.SCHED_FIFO, os.SCHED_RR):
+                    return f"{'FIFO' if policy == os.SCHED_FIFO else 'RR'} {os.sched_getparam(tid).sched_priority}"
+                return f"nice {os.getpriority(os.PRIO_PROCESS, tid)}"
+            except (OSError, AttributeError):
+                return "unknown"
+        return f"callback {of(self._callback_tid)}, worker {of(self._worker_tid)}"
 
     def stop(self) -> dict | None:
         """Stop the stream, join the worker, finish the recording; returns the recorded paths.
@@ -1050,6 +1157,7 @@ class LiveEngine:
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
+            gc.unfreeze()
 
     def _abandon(self) -> None:
         """Undo a failed start: no stream, no worker, no half-written recording."""
