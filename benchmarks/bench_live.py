@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
                    help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
-    p.add_argument("--margin-blocks", type=int, default=1)
+    p.add_argument("--margin-blocks", type=int, default=None, help="default: as vocalex live (0 with a realtime worker, else 1)")
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start-server", action="store_true", help="start a private JACK dummy server (period = --blocksize) for the run")
@@ -90,7 +90,7 @@ def _run_repeats(args, results: list) -> None:
         )
         print(
             f"  model call {r['model_call_ms']:.2f} ms at start; compute per block p50 {r['compute_ms_p50']:.2f} ms, "
-            f"p99 {r['compute_ms_p99']:.2f} ms"
+            f"p99 {r['compute_ms_p99']:.2f} ms; threads: {r['scheduling']}"
         )
         print(
             f"  late blocks {r['late_blocks']} of {r['callbacks']}, xruns (status flags) {r['xruns']}, "

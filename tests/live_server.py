@@ -1,7 +1,8 @@
 """Pytest fixture: a JACK dummy server for the live tests (load with ``pytest_plugins``).
 
 Machines without a sound card still run a real, real-time-paced audio server:
-``jackd --no-realtime -d dummy -r 44100 -p 256``. The fixture starts its own,
+``jackd --realtime -d dummy -r 44100 -p 256`` (``--no-realtime`` where realtime
+scheduling is not permitted). The fixture starts its own,
 under a server name private to this test session (``jackd -n NAME`` and
 ``JACK_DEFAULT_SERVER=NAME`` for this process), and stops it at the end. A
 missing jackd fails the tests (the live path is never silently skipped).
@@ -10,8 +11,8 @@ Why not reuse a server that already runs: its mode and its other clients are
 not ours. Two choices matter for sample-exact comparisons on a loaded machine:
 
 * ``--sync``: a client that misses its deadline delays the server cycle
-  instead of losing that cycle's audio. A non-realtime server on a busy
-  machine misses cycles now and then; with an asynchronous one (jackd's
+  instead of losing that cycle's audio. A server on a busy machine
+  (a non-realtime one above all) misses cycles now and then; with an asynchronous one (jackd's
   default) the audio of such a cycle is lost and a test comparing samples
   through the server fails for the machine's sake, not the engine's. Pacing,
   callbacks and the engine's own late blocks stay as real as in async mode.
@@ -31,13 +32,17 @@ import time
 
 import pytest
 
+from vocalex.live.jack_dummy import dummy_server_command, realtime_permitted
+
 SAMPLERATE = 44100
 PERIOD = 256
 START_TIMEOUT_S = 15.0
 
 
 def jackd_command(name: str, samplerate: int = SAMPLERATE) -> list[str]:
-    return ["jackd", "-n", name, "--sync", "--no-realtime", "-d", "dummy", "-r", str(samplerate), "-p", str(PERIOD)]
+    # realtime where permitted (root, or an rtprio limit), as a studio runs JACK: the live engine's worker then
+    # follows its callback to realtime scheduling, and that path is the one the tests exercise
+    return dummy_server_command(name, samplerate, PERIOD, realtime=realtime_permitted())
 
 
 def server_answers(name: str) -> bool:

@@ -191,6 +191,43 @@ def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, 
     assert abs(lag - engine.latency_report()["total_samples"]) <= engine.blocksize
 
 
+def test_worker_and_calibration_follow_a_realtime_callback(separator, devices):
+    """Behind a realtime JACK server the worker runs SCHED_FIFO one step below the callback, and so does the timing."""
+    from vocalex.live.jack_dummy import realtime_permitted
+
+    if not realtime_permitted():
+        pytest.skip("realtime scheduling is not permitted here: the test server runs --no-realtime")
+    setup = build_live_stream(devices, separator=separator)
+    engine = LiveEngine(setup.stream, devices, gains=stem_gains("all"), headroom=setup.plan.headroom,
+                        stride_period=setup.stride_period)
+    run_through_engine(engine, noise_bursts(devices.samplerate, devices.channels, seconds=0.5), tail=devices.samplerate // 4)
+    found = re.fullmatch(r"callback FIFO (\d+), worker FIFO (\d+)", engine.scheduling_at_start)
+    assert found, engine.scheduling_at_start
+    callback, worker = int(found[1]), int(found[2])
+    assert worker == max(1, callback - 1) == engine.worker_realtime_priority
+    assert setup.calibration.priority == worker  # the headroom was measured as the worker runs
+    assert setup.plan.headroom == headroom_samples(setup.calibration.need, devices.samplerate, engine.blocksize)  # margin 0
+
+
+def test_timing_at_a_realtime_priority_runs_elsewhere_and_reports_back():
+    from vocalex.live.jack_dummy import realtime_permitted
+    from vocalex.live.plan import at_realtime_priority
+
+    assert at_realtime_priority(None, lambda a, b=0: a + b, 2, b=3) == 5
+    if realtime_permitted():
+        import os
+
+        assert at_realtime_priority(3, lambda: (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)) == (
+            os.SCHED_FIFO, 3)
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's thread is left as it was
+
+    def fails():
+        raise UsageError("inside")
+
+    with pytest.raises(UsageError, match="inside"):
+        at_realtime_priority(1, fails)
+
+
 class SlowStream:
     """A separator stream slower than real time: sleeps twice the block's duration in every call."""
 

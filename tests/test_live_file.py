@@ -27,8 +27,10 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     sf.write(song, clip, rate, subtype="FLOAT")
     rec = tmp_path / "rec"
     # no --duration: the run has to end by itself once the file has been played. Stride 8 (46 ms per model
-    # call) rather than the default 4: on this shared 2-core machine under load the default had late blocks.
-    argv = ["live", "--input-file", str(song), "--record", str(rec), "--model", str(tiny_model), "--stride", "8"]
+    # call) rather than the default 4, and a quarter second of margin: on a shared 2-core machine under load the
+    # defaults had late blocks, and this test's subject is the output, not the timing (bench_live.py measures that).
+    argv = ["live", "--input-file", str(song), "--record", str(rec), "--model", str(tiny_model), "--stride", "8",
+            "--margin-blocks", "43"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "'file song.wav' ->" in out

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from .scheduling import realtime_priority
 from vocalex.engine.errors import DeviceError, UsageError
 
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
@@ -284,16 +287,42 @@ def portaudio_lost_its_jack_server() -> bool:
     return not jack_server_running()
 
 
-def probe_device_latency(devices: DeviceChoice, blocksize: int, latency="low") -> int:
-    """Input + output latency (frames) PortAudio reports for this duplex stream, opened without starting it."""
+def probe_device(devices: DeviceChoice, blocksize: int, latency="low") -> tuple[int, int | None]:
+    """What the live stream will get: (input + output latency in frames as PortAudio reports it, the realtime
+    priority its callback thread runs at, or None where it is not realtime).
+
+    The probe stream runs for a few silent callbacks: how the audio server
+    schedules its clients (JACK with or without --realtime, PipeWire, ALSA) is
+    only visible from inside a callback, and the worker's scheduling, and so
+    the calibration's, follows it (live/scheduling.py).
+    """
     sd = load_sounddevice()
+    seen = []
+
+    def callback(*args):
+        if not seen:
+            seen.append(threading.get_native_id())
+        args[1 if len(args) == 5 else 0].fill(0)  # outdata (duplex) or the output-only stream's buffer
+
     try:
         with quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
-            probe = open_stream(sd, devices, blocksize=blocksize, latency=latency)
+            probe = open_stream(sd, devices, blocksize=blocksize, latency=latency, callback=callback)
     except sd.PortAudioError as exc:
         raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
+    priority = None
     try:
-        return round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
+        frames = round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
+        try:
+            probe.start()
+            deadline = time.perf_counter() + 0.5
+            while not seen and time.perf_counter() < deadline:
+                time.sleep(0.002)
+            if seen:
+                priority = realtime_priority(seen[0])
+            probe.stop()
+        except sd.PortAudioError:  # the latency is known; a probe that cannot run leaves the worker ordinary
+            pass
+        return frames, priority
     finally:
         probe.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,15 +24,27 @@ from vocalex.engine.errors import DeviceError
 START_TIMEOUT_S = 15.0
 
 
-def dummy_server_command(name: str, samplerate: int = 44100, period: int = 256) -> list[str]:
-    return ["jackd", "-n", name, "--sync", "--no-realtime", "-d", "dummy", "-r", str(samplerate), "-p", str(period)]
+def realtime_permitted() -> bool:
+    """Whether this process may use realtime scheduling (root, or an RLIMIT_RTPRIO above 0)."""
+    try:
+        return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] != 0
+    except (AttributeError, OSError, ValueError):  # not POSIX/Linux
+        return False
+
+
+def dummy_server_command(name: str, samplerate: int = 44100, period: int = 256, realtime: bool = False) -> list[str]:
+    """jackd's command line: realtime as an audio setup with a sound card runs it, where permitted."""
+    scheduling = ["--realtime"] if realtime else ["--no-realtime"]
+    return ["jackd", "-n", name, "--sync", *scheduling, "-d", "dummy", "-r", str(samplerate), "-p", str(period)]
 
 
 @contextlib.contextmanager
-def dummy_jack_server(samplerate: int = 44100, period: int = 256):
+def dummy_jack_server(samplerate: int = 44100, period: int = 256, realtime: bool | None = None):
     """Start a private dummy JACK server, make it this process's default, yield its name; stop it at exit.
 
-    Raises DeviceError when jackd is missing or does not come up.
+    realtime: run jackd with realtime scheduling (its process threads and its
+    clients' callbacks, PortAudio's included, then preempt ordinary processes);
+    None = where permitted. Raises DeviceError when jackd is missing or does not come up.
     """
     from .devices import jack_server_running
 
@@ -40,7 +53,7 @@ def dummy_jack_server(samplerate: int = 44100, period: int = 256):
     name = f"vocalex-{os.getpid()}"
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     # jackd logs every xrun: to /dev/null, never to a pipe nobody drains
-    process = subprocess.Popen(dummy_server_command(name, samplerate, period), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(dummy_server_command(name, samplerate, period, realtime_permitted() if realtime is None else realtime), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     os.environ["JACK_DEFAULT_SERVER"] = name  # libjack reads it: PortAudio connects to this server
     try:

@@ -41,7 +41,7 @@ from vocalex.engine.errors import UsageError
 # per-block p99 ran 10-30 % above the calibration's, hence 1.5x, and the worker polls its ring every <= 1 ms.
 SAFETY = 1.5
 WAKE_UP_S = 0.001
-CALIBRATION_SECONDS = 3.0   # audio processed (as fast as possible) to measure block times: ~1 s of wall time
+CALIBRATION_SECONDS = 3.0   # audio processed to measure block times: ~2 s of wall time (idling as long as each block took)
 # The worker shares two cores with the audio server, the audio callback and the loopback harness: measured here
 # through JACK with the bundled model (5 ms calls), stride 2 (43 % load) left 56-1225 late blocks in 20 s, while
 # stride 3 (29 %) and 4 (22 %) left none, however much headroom stride 2 was given.
@@ -74,6 +74,7 @@ class Calibration:
     p999: float
     max: float
     mean: float
+    priority: int | None = None  # the realtime priority it ran at (the live worker's), None = ordinary scheduling
 
     @property
     def need(self) -> float:
@@ -86,17 +87,56 @@ class Calibration:
             f"calibration: {self.blocks} blocks of {self.blocksize} processed, per block p50 {ms * self.p50:.2f} ms, "
             f"p99 {ms * self.p99:.2f} ms, p99.9 {ms * self.p999:.2f} ms, max {ms * self.max:.2f} ms; "
             f"headroom covers {ms * self.need:.1f} ms ({SAFETY:g} x p99.9 + {ms * WAKE_UP_S:g} ms)"
+            + ("" if self.priority is None else f"; measured at the worker's realtime priority {self.priority}")
         )
 
 
-def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed: int = 0) -> Calibration:
+def at_realtime_priority(priority: int | None, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a thread scheduled SCHED_FIFO at ``priority`` (None: here, as scheduled now).
+
+    The calibration must see the scheduling the live worker will have: where
+    the worker runs realtime (behind a realtime audio callback), other
+    processes' load does not slow it, and a calibration at ordinary priority on
+    a loaded machine would plan twice the headroom it needs. Where realtime is
+    not permitted the thread runs at its ordinary priority.
+    """
+    if priority is None:
+        return fn(*args, **kwargs)
+    import os
+    import threading
+
+    result, failure = [], []
+
+    def run():
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0: this thread (Linux)
+        except (OSError, AttributeError):
+            pass
+        try:
+            result.append(fn(*args, **kwargs))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="vocalex-calibration")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed: int = 0,
+              priority: int | None = None) -> Calibration:
     """Time ``stream.process`` block by block on ``seconds`` of noise, after a warm-up; the stream is reset after.
 
     stream: a StreamSeparator made exactly as the live one (it is used up and reset).
     The warm-up covers the separator's latency and two strides, so that
     numba's kernels, ONNX Runtime's first runs and the model-call blocks are
-    all past before timing starts.
+    all past before timing starts. priority: the live worker's realtime
+    priority, to measure at (:func:`at_realtime_priority`).
     """
+    if priority is not None:
+        return at_realtime_priority(priority, calibrate, stream, blocksize, seconds, seed)
     rate, channels = stream.sample_rate, stream.channels
     rng = np.random.default_rng(seed)
     block = np.empty((blocksize, channels), dtype=np.float32)
@@ -112,12 +152,28 @@ def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed
         t0 = time.perf_counter()
         stream.process(block)
         times[i] = time.perf_counter() - t0
+        # Idle as long as the block took, as the live worker idles between blocks: a realtime thread that never
+        # sleeps is throttled by Linux after 0.95 s of every second (sched_rt_runtime_us), which showed up here
+        # as 55 ms blocks once a second; the idle time also leaves the caches as the live loop finds them.
+        time.sleep(times[i])
     stream.reset()
     return Calibration(
         blocks=n, blocksize=blocksize,
         p50=float(np.percentile(times, 50)), p99=float(np.percentile(times, 99)),
         p999=float(np.percentile(times, 99.9)), max=float(times.max()), mean=float(times.mean()),
+        priority=_realtime_priority_of_this_thread(),
     )
+
+
+def _realtime_priority_of_this_thread() -> int | None:
+    import os
+
+    try:
+        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+            return os.sched_getparam(0).sched_priority
+    except (OSError, AttributeError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)

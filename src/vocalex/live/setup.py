@@ -7,9 +7,10 @@ import math
 from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
-from .devices import DeviceChoice, probe_device_latency
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, choose_stride, headroom_samples,
-                   plan_latency, stride_load, stride_samples, time_model_call)
+from .devices import DeviceChoice, probe_device
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, at_realtime_priority, calibrate, choose_stride,
+                   headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
+from .scheduling import freeze_heap
 
 LIVE_DEFAULT_THREADS = 1
 
@@ -35,7 +36,7 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 1,
+    margin_blocks: int | None = None,
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
@@ -47,7 +48,8 @@ def build_live_stream(
     unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
     that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
     The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks (None: 0 where the
+    worker runs realtime, else 1).
     """
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
     from vocalex.engine.separator import Separator
@@ -56,7 +58,7 @@ def build_live_stream(
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if margin_blocks < 0:
+    if margin_blocks is not None and margin_blocks < 0:
         raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
@@ -65,15 +67,24 @@ def build_live_stream(
     sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
     profile = sep.profile
     rate, channels = devices.samplerate, devices.channels
-    call_seconds = time_model_call(sep.model, channels)
-    device = probe_device_latency(devices, blocksize)
+    device, callback_priority = probe_device(devices, blocksize)
+    # the worker (and so the timing of it) runs one realtime step below a realtime callback
+    worker_priority = None if callback_priority is None else max(1, callback_priority - 1)
+    if margin_blocks is None:
+        # A realtime worker is not slowed by other processes: measured here under load 3-5 (two other jobs on
+        # both cores), 0 late blocks in 60 s without margin. An ordinary one is (at load 3-16 its per-block p99
+        # doubled), so it keeps one block for that.
+        margin_blocks = 0 if worker_priority is not None else 1
+    call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels)
     hop, model_rate = profile.hop_length, profile.sample_rate
 
     s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
     la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
     # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
     # so one calibration at lookahead 0 serves every lookahead the planner tries.
-    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize, calibration_seconds)
+    freeze_heap()  # as the live run will have it (LiveEngine.start), so that the calibration does not time collections
+    calibration = calibrate(sep.stream(rate, channels, stride=s, lookahead=0, synthesis=synthesis), blocksize,
+                            calibration_seconds, priority=worker_priority)
     if latency_ms is not None:
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,

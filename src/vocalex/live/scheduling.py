@@ -1,0 +1,67 @@
+"""How the live threads are scheduled: nice values, realtime priority following the audio callback, a frozen heap.
+
+Best effort throughout: where a lever is not permitted (no root, no CAP_SYS_NICE, not Linux) the live
+path runs without it and says so (LiveEngine.scheduling()).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+
+LIVE_NICE = -10
+
+
+def raise_thread_priority(native_id: int, nice: int = LIVE_NICE) -> bool:
+    """Best effort: give one thread (Linux thread id) a higher CPU share; False where not permitted.
+
+    The audio and worker threads must run every few milliseconds even when
+    other processes keep all cores busy. Without a realtime audio server (the
+    JACK dummy server here runs with --no-realtime) a lower nice value is the
+    portable lever: the scheduler then gives these threads a larger share and
+    wakes them sooner. On Linux the nice value is per thread.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, native_id, nice)
+        return True
+    except (OSError, AttributeError):  # no permission (not root, no CAP_SYS_NICE) or not Linux
+        return False
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's sight (``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
+
+
+def follow_realtime_callback(worker_tid: int, callback_tid: int) -> int | None:
+    """Best effort: where the audio callback runs realtime, run the worker realtime too, one step below it.
+
+    A realtime audio server (JACK with --realtime, PipeWire) runs its clients'
+    callbacks SCHED_FIFO, so they preempt every ordinary process; the worker,
+    which must turn each stride into output within the compute headroom, is
+    then the one thread of the live path that other processes' load can still
+    delay (measured here: per-block p99 twice the calibration's under load).
+    One priority step below the callback keeps the callback first; Linux's
+    realtime throttling bounds what a runaway worker could take. Returns the
+    worker's priority, or None where the callback is not realtime or it is not permitted.
+    """
+    try:
+        callback_priority = realtime_priority(callback_tid)
+        if callback_priority is None:
+            return None
+        priority = max(1, callback_priority - 1)
+        os.sched_setscheduler(worker_tid, os.SCHED_FIFO, os.sched_param(priority))
+        return priority
+    except (OSError, AttributeError):  # not permitted, thread gone, or not Linux
+        return None
+
+
+def realtime_priority(tid: int) -> int | None:
+    """The realtime (FIFO/RR) priority a thread runs at, None when it is not realtime (or gone, or not Linux)."""
+    try:
+        if os.sched_getscheduler(tid) in (os.SCHED_FIFO, os.SCHED_RR):
+            return os.sched_getparam(tid).sched_priority
+    except (OSError, AttributeError):  # the thread ended, or not Linux
+        pass
+    return None
