@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from vocalex.engine import npkernels, resample, stft, stream
+from vocalex.engine import core, npkernels, resample, stft, stream
 from vocalex.engine.jit import COMPILING_LINE
 from vocalex.engine.model import OnnxModel
 
@@ -53,7 +53,7 @@ def test_history_and_mask_kernels_match():
     rng = np.random.default_rng(2)
     new = (rng.normal(size=(6, 2, 513)) + 1j * rng.normal(size=(6, 2, 513))).astype(np.complex64)
     hists = [(np.zeros((2, 256, 20), np.float32), np.zeros((9, 2, 513), np.complex64)) for _ in range(2)]
-    for fn, (mag, cplx) in zip((stream._append_frames, npkernels.append_frames), hists):
+    for fn, (mag, cplx) in zip((core._append_frames, npkernels.append_frames), hists):
         fn(new, 256, mag, cplx)
         fn(new[:2], 256, mag, cplx)
     np.testing.assert_array_equal(hists[1][0], hists[0][0])
@@ -61,15 +61,15 @@ def test_history_and_mask_kernels_match():
     mask = rng.uniform(0, 1, (4, 256, 128)).astype(np.float32)
     phasor = np.exp(-1j * np.linspace(0, 3, 513)).astype(np.complex64)
     outs = [np.zeros((8, 2, 513), np.complex64) for _ in range(2)]
-    gain = stream.high_band_gain(513, 256)
-    for fn, out in zip((stream._masked_spectra, npkernels.masked_spectra), outs):
+    gain = core.high_band_gain(513, 256)
+    for fn, out in zip((core._masked_spectra, npkernels.masked_spectra), outs):
         fn(hists[0][1], 3, 4, mask, 2, 100, phasor, out, 1, np.zeros(128, np.float32), gain)
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-6, atol=1e-7)
     assert np.abs(outs[0][1:5]).min() > 0 and not outs[0][5:].any()
     cplx = hists[0][1]
     cplx[:3] = 0
     for first, count in ((0, 3), (0, 4), (2, 1), (3, 2)):
-        assert npkernels.frames_silent(cplx, first, count) == stream._frames_silent(cplx, first, count)
+        assert npkernels.frames_silent(cplx, first, count) == core._frames_silent(cplx, first, count)
 
 
 @pytest.mark.parametrize("in_rate,out_rate", [(48000, 44100), (44100, 22050), (8000, 44100), (44099, 44100)])
@@ -104,8 +104,8 @@ def test_offline_separator_on_numpy_equals_numba(tiny_model, rate, channels):
 
 def _kernel_call(cache_dir):
     code = ("import sys, numpy as np\n"
-            "import vocalex.engine.stream as s\n"
-            "assert 'numba' not in sys.modules\n"  # importing the engine's stream module loads no numba
+            "import vocalex.engine.core as s\n"
+            "assert 'numba' not in sys.modules\n"  # importing the engine's core module loads no numba
             "assert s._frames_silent(np.zeros((2, 1, 3), np.complex64), 0, 2)\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

@@ -67,7 +67,7 @@ def stream_output_frames(n_frames: int, stride: int, lookahead: int) -> slice:
     """The frames of an ``n_frames`` window whose masks the stream mode outputs: T-L-stride .. T-L-1.
 
     Each model call's window ends at the newest analysed frame; the ``lookahead`` newest frames are only
-    context, and the ``stride`` frames before them are emitted (engine/stream.py MaskingCore).
+    context, and the ``stride`` frames before them are emitted (engine/core.py MaskingCore).
     """
     if not 1 <= stride <= n_frames or not 0 <= lookahead <= n_frames - stride:
         raise ValueError(f"stride {stride} / lookahead {lookahead} do not fit a {n_frames}-frame window")

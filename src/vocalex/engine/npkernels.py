@@ -111,7 +111,7 @@ class OlaSynthesizer:
 
 
 def append_frames(new, n_bins, mag_hist, cplx_hist) -> None:
-    """As stream._append_frames: shift the histories left by len(new) frames and append ``new``.
+    """As core._append_frames: shift the histories left by len(new) frames and append ``new``.
 
     new: complex64 (s, channels, n_freqs); mag_hist: float32 (channels, n_bins, hm);
     cplx_hist: complex64 (hc, channels, n_freqs); newest frame last in both.
@@ -137,11 +137,11 @@ def frames_silent(cplx_hist, first, count) -> bool:
 
 
 def masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0, scratch, gain) -> None:
-    """As stream._masked_spectra: out[out0 + f] = mask * spectrum * phasor for ``count`` frames.
+    """As core._masked_spectra: out[out0 + f] = mask * spectrum * phasor for ``count`` frames.
 
     mask: float32 (batch, n_bins, n_frames), rows row0.., columns col0..; bins above
     n_bins get the median of the column's top len(scratch) bins times gain[k]
-    (stream.high_band_gain). cplx_hist, out: complex64 (., channels, n_freqs).
+    (core.high_band_gain). cplx_hist, out: complex64 (., channels, n_freqs).
     scratch: its length is what matters here (the kernel's work space).
     """
     channels, n_freqs = cplx_hist.shape[1], cplx_hist.shape[2]

@@ -13,7 +13,7 @@ half-overlapping windows run the model on every frame twice. With 8 frames each
 frame is inferred 128/112 = 1.14 times.
 Several windows go to the model in one batched call, run in a worker thread
 while the STFT work of the neighbouring calls goes on (``pipelined``, see
-:class:`vocalex.engine.stream.MaskingCore`). Because it *is* a stream
+:class:`vocalex.engine.core.MaskingCore`). Because it *is* a stream
 (STFT and overlap-add block by block, fixed-size histories), memory stays
 bounded whatever the file length; the latency it has internally is removed by
 :func:`vocalex.engine.separator.separate_blocks`, so the output is aligned with

@@ -24,7 +24,7 @@ The filter itself is norbert's (``norbert.wiener``, MIT, the library open-unmix
 uses) with one EM iteration (open-unmix's default; two lost 0.5 dB on the same
 training clips with the sharpening PSDs). R_j(f) is estimated over the frames
 handed in at once: the engine passes the frames of one model call (see
-:class:`vocalex.engine.stream.MaskingCore`), so memory stays bounded and the
+:class:`vocalex.engine.core.MaskingCore`), so memory stays bounded and the
 result does not depend on how the input was cut into blocks.
 """
 

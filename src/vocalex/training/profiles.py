@@ -29,7 +29,7 @@ PROFILES = {
     "paper": stft_profile(8192, 1024, 768, 512),
     "live1024": stft_profile(44100, 1024, 256, 512),
     # The same STFT with the model's input cut at 11 kHz (256 bins), as Spleeter cuts at 11 kHz: half
-    # the network's work; above 11 kHz the engine extends the mask (engine/stream.py, high_band_gain).
+    # the network's work; above 11 kHz the engine extends the mask (engine/core.py, high_band_gain).
     "live1024-11k": stft_profile(44100, 1024, 256, 256),
     "live2048": stft_profile(44100, 2048, 512, 1024),
     # Spleeter's STFT (the hq model, `vocalex train --init hq`): 4096 / 1024, the lowest 1024 bins (0-11 kHz).

@@ -1,0 +1,327 @@
+"""The masking core of every stream: model-rate STFT, a model call every ``stride`` frames, masked synthesis.
+
+:class:`MaskingCore` is what :class:`vocalex.engine.stream.StreamSeparator` runs between its resamplers
+(live, ``separate --mode stream``) and what offline mode runs with batched, pipelined calls
+(engine/offline.py). The per-hop loops are numba kernels here (the live path) with vectorised numpy
+twins in npkernels.py (the offline path). Which frames a call emits: engine.config.stream_output_frames.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .config import core_holdback, stream_output_frames
+from .jit import njit  # compiled on first call: the offline path never calls these
+from .model import rows_for
+from .stft import OlaSynthesizer, StftAnalyzer, stft_delay
+
+
+@njit(cache=True, nogil=True)
+def _append_frames(new, n_bins, mag_hist, cplx_hist):
+    """Shift the histories left by len(new) frames and append ``new``.
+
+    new: complex64 (s, channels, n_freqs); mag_hist: float32 (channels, n_bins, hm)
+    (magnitudes of the lowest n_bins bins, newest frame last); cplx_hist:
+    complex64 (hc, channels, n_freqs), newest frame last.
+    """
+    s, channels, n_freqs = new.shape
+    hm = mag_hist.shape[2]
+    for c in range(channels):
+        for k in range(n_bins):
+            row = mag_hist[c, k]
+            for t in range(hm - s):
+                row[t] = row[t + s]
+            for f in range(s):
+                v = new[f, c, k]
+                # sqrt of the power, not np.abs: abs of a complex is hypot(), several times slower
+                # here, and spectra this small never overflow the square.
+                row[hm - s + f] = np.sqrt(v.real * v.real + v.imag * v.imag)
+    hc = cplx_hist.shape[0]
+    for t in range(hc - s):
+        cplx_hist[t] = cplx_hist[t + s]
+    for f in range(s):
+        cplx_hist[hc - s + f] = new[f]
+
+
+def high_band_gain(n_freqs: int, n_bins: int) -> np.ndarray:
+    """float32 (n_freqs,): 1 in the model's band, n_bins / k above it (a 1/f decay of the extended mask).
+
+    Why the extended mask is the median of the model's top octave times this decay, not the
+    top bin's mask: the rows at a U-Net's band edge (next to its zero padding) were the least
+    reliable of its outputs here (on the bundled demo's vocal-free intro, |V|/|X| was 0.015 below
+    10.5 kHz, 0.085 in 10.5-11 kHz, and the top bin repeated let 0.28 through above 11 kHz); the median of
+    the top octave is what the model decided for the high end of its band in that frame, and
+    singing has less of its energy above the model's band than within it, so the vocals' share
+    falls with frequency there. Chosen on 40 MUSDB18 *training* clips (SDR above 11 kHz, median:
+    vocals 1.21 dB top bin, 1.90 median, 2.21 median x 1/f, 2.14 median x 1/f^2), never on the
+    validation clips the README reports.
+    """
+    k = np.arange(n_freqs, dtype=np.float64)
+    gain = np.ones(n_freqs)
+    gain[n_bins:] = n_bins / k[n_bins:]
+    return gain.astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0, scratch, gain):
+    """out[out0 + f] = mask * spectrum * phasor for ``count`` frames.
+
+    cplx_hist: complex64 (hc, channels, n_freqs), frames first..first+count-1 used.
+    mask: float32 (batch, n_bins, n_frames), rows row0..row0+channels-1, columns
+    col0..col0+count-1; bins above n_bins get the median of their column's top octave
+    (the model's verdict on the top of its band) times gain[k]. phasor: complex64 (n_freqs,).
+    out: complex64 (s, channels, n_freqs). scratch: float32 (n_bins - n_bins // 2,), work space.
+    gain: float32 (n_freqs,), see :func:`high_band_gain`.
+    """
+    channels = cplx_hist.shape[1]
+    n_freqs = cplx_hist.shape[2]
+    n_bins = mask.shape[1]
+    for f in range(count):
+        for c in range(channels):
+            for k in range(min(n_bins, n_freqs)):
+                out[out0 + f, c, k] = cplx_hist[first + f, c, k] * mask[row0 + c, k, col0 + f] * phasor[k]
+            if n_freqs > n_bins:
+                # median of the column's top len(scratch) bins (inline: a kernel cannot call a lazily compiled one)
+                lo = n_bins - scratch.shape[0]
+                for k in range(lo, n_bins):
+                    scratch[k - lo] = mask[row0 + c, k, col0 + f]
+                scratch.sort()
+                n = scratch.shape[0]
+                high = 0.5 * (scratch[(n - 1) // 2] + scratch[n // 2])
+                for k in range(n_bins, n_freqs):
+                    out[out0 + f, c, k] = cplx_hist[first + f, c, k] * (high * gain[k]) * phasor[k]
+
+
+@njit(cache=True, nogil=True)
+def _frames_silent(cplx_hist, first, count) -> bool:
+    """True if frames first..first+count-1 of cplx_hist, complex64 (hc, channels, n_freqs), are all exactly zero."""
+    for f in range(first, first + count):
+        for c in range(cplx_hist.shape[1]):
+            for k in range(cplx_hist.shape[2]):
+                v = cplx_hist[f, c, k]
+                if v.real != 0.0 or v.imag != 0.0:
+                    return False
+    return True
+
+
+class MaskingCore:
+    """Model-rate STFT masking: float32 (n, channels) in, the vocals stream out (variable count).
+
+    The output stream is the masked input delayed by ``align`` = n_fft - hop
+    samples (plus the fractional ``delay_fraction`` applied as a phase), and is
+    at most ``holdback`` samples behind the input count at any time.
+    ``windows_per_call`` > 1 batches that many stride-spaced windows in one model
+    call (used by the offline mode). ``pipelined`` runs each model call in a
+    worker thread while the next input is analysed and the previous output
+    synthesised, at the price of one more call's worth of holdback (offline mode:
+    throughput counts, latency is removed afterwards). ``wiener_iterations`` > 0
+    refines each call's vocals by multichannel Wiener filtering over that call's
+    output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
+    spans seconds of frames to estimate the spatial covariance from).
+    ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
+    for the live path) or "numpy" (their vectorised twins in npkernels.py: no
+    numba start-up, for the offline path, which feeds hundreds of frames at a time).
+    """
+
+    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
+        p = model.profile
+        self.model = model
+        self.channels = channels
+        self.stride = stride
+        self.lookahead = lookahead
+        self.windows = windows_per_call
+        # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
+        self.rows = rows_for(channels, model.channels)
+        self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
+        self.n_freqs = p.n_fft // 2 + 1
+        self.frames_per_call = stride * windows_per_call
+        if kernels == "numpy":
+            if synthesis != "hann":
+                raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
+            from . import npkernels as k
+
+            self._synth = k.OlaSynthesizer(self.n_fft, self.hop, channels)
+            self._analyzer = k.StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call)
+            self._append_frames, self._frames_silent, self._masked_spectra = k.append_frames, k.frames_silent, k.masked_spectra
+        elif kernels == "numba":
+            # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
+            # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
+            self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
+            self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call,
+                                          self._synth.analysis_window if synthesis != "hann" else None)
+            self._append_frames, self._frames_silent, self._masked_spectra = _append_frames, _frames_silent, _masked_spectra
+        else:
+            raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
+        self.low_delay = synthesis != "hann"
+        self.align = stft_delay(self.n_fft, self.hop, synthesis)
+        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined)
+        self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
+        s = self.frames_per_call
+        self._worker = self._running = None
+        if pipelined:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
+            weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
+        self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
+        self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
+        self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex64)
+        direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
+        self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
+        self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
+        # (the overlap gain correction of a fractional shift is Hann's; the low-delay pair builds the shift
+        # into its synthesis window instead)
+        self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction, hann=not self.low_delay).astype(np.complex64)
+        self._scratch = np.zeros(self.n_bins - self.n_bins // 2, dtype=np.float32)
+        self._high_gain = high_band_gain(self.n_freqs, self.n_bins)
+        self.wiener_iterations = int(wiener_iterations)
+        if self.wiener_iterations:
+            # The filter needs the plain estimate without the delay phasor and the mixture frames it came from.
+            self._mask_phasor = np.ones(self.n_freqs, dtype=np.complex64)
+            self._mix_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        else:
+            self._mask_phasor = self._phasor
+        self.reset()
+
+    def reset(self) -> None:
+        if self._running is not None:  # a call still in flight belongs to the old stream: let it finish, drop it
+            if self._running[0] is not None:
+                self._running[0].exception()
+            self._running = None
+        self._analyzer.reset()
+        self._synth.reset()
+        self._mag[:] = 0.0
+        self._cplx[:] = 0.0
+        self._pending = 0       # frames analysed since the last model call
+        self._frames_seen = 0   # frames analysed in total
+
+    def feed(self, x: np.ndarray, sink) -> None:
+        """x: float32 (n, channels); finished vocals, float32 (m, channels), go to sink(array)."""
+        s = self.frames_per_call
+        while len(x):
+            if self._new_masked is None:
+                used, frames = self._analyzer.push(x, self._new[self._pending:s])
+            else:
+                used, frames = self._analyzer.push(x, self._new[self._pending:s], self._new_masked[self._pending:s])
+            x = x[used:]
+            self._pending += frames
+            if self._pending == s:
+                self._pending = 0
+                n = self._model_step()
+                if n:
+                    sink(self._vocal_out[: n * self.hop])
+
+    def _model_step(self) -> int:
+        """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
+        if self._worker is not None:
+            return self._pipelined_step()
+        batch, needed = self._append_and_batch()
+        mask = self.model.run(batch) if needed else None
+        emitted = self._mask_frames(mask, needed)
+        self._refine(emitted)
+        if emitted:
+            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
+        return emitted
+
+    def _pipelined_step(self) -> int:
+        """One step behind: collect the previous call's mask, start this call, then synthesise the previous frames.
+
+        The model runs in the worker thread (ONNX Runtime releases the GIL) while
+        this thread overlap-adds the previous output and analyses the next input
+        (numba, nogil), so a file keeps two cores busy. The order matters: the
+        previous mask is applied before _append_frames moves the complex history on.
+        """
+        emitted = 0
+        if self._running is not None:
+            running, needed = self._running
+            self._running = None
+            emitted = self._mask_frames(running.result() if needed else None, needed)
+        batch, needed = self._append_and_batch()
+        self._running = (self._worker.submit(self.model.run, batch) if needed else None, needed)
+        self._refine(emitted)  # while the model runs: the frames it needs were copied out by _mask_frames
+        if emitted:
+            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
+        return emitted
+
+    def _emitted_frames(self, newest: int):
+        """(window b, first frame, count, history index, window column) of each window's output, oldest window first."""
+        stride, nf, hc, cols = self.stride, self.n_frames, self._cplx.shape[0], self._out_cols
+        for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
+            end = newest - b * stride  # the window's newest frame, its column nf - 1
+            last = end - (nf - cols.stop)  # the window's last output column, as a frame index
+            first = max(0, end - (nf - cols.start) + 1)  # frames before the stream start do not exist
+            if last < 0:
+                continue
+            yield b, first, last - first + 1, hc - 1 - (newest - first), nf - 1 - (end - first)
+
+    def _append_and_batch(self) -> tuple[np.ndarray, list[int]]:
+        """Move the histories on; (float32 (rows, n_bins, n_frames) model input, windows it holds, newest first).
+
+        A window whose output frames are all digital silence (a file's zero-padded
+        tail, a muted input) needs no model call: any mask times a zero spectrum is
+        zero, so it is left out of the batch and the output is the same.
+        """
+        s, c, r, stride, nf = self.frames_per_call, self.channels, self.rows, self.stride, self.n_frames
+        self._append_frames(self._new, self.n_bins, self._mag, self._cplx)
+        if self._new_masked is not None:  # the masked spectra come from the low-delay analysis window
+            self._cplx[self._cplx.shape[0] - s:] = self._new_masked
+        self._frames_seen += s
+        needed = sorted(b for b, _, count, hist_first, _ in self._emitted_frames(self._frames_seen - 1)
+                        if not self._frames_silent(self._cplx, hist_first, count))
+        hm = self._mag.shape[2]
+        if self._batch is None:
+            return self._mag, needed  # the history is exactly one window: hand it over without a copy
+        batch = self._batch
+        for i, b in enumerate(needed):  # b = 0: the window ending at the newest frame
+            end = hm - b * stride
+            batch[i * r:i * r + c] = self._mag[:, :, end - nf:end]
+            if r > c:
+                batch[i * r + c] = self._mag[c - 1, :, end - nf:end]
+        return batch[: len(needed) * r], needed
+
+    def _mask_frames(self, mask, needed: list[int]) -> int:
+        """Masked spectra of the frames a call emits into _vocal_spec; returns their count.
+
+        mask: float32 (len(needed) * rows, n_bins, n_frames) for the windows in ``needed``
+        (or None) ending at the newest analysed frame; the other windows' frames are silent.
+        """
+        emitted = 0
+        for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
+            if b in needed:
+                row0 = needed.index(b) * self.rows
+                self._masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._mask_phasor, self._vocal_spec, emitted,
+                                     self._scratch, self._high_gain)
+            else:
+                self._vocal_spec[emitted:emitted + count] = 0.0
+            if self.wiener_iterations:
+                self._mix_spec[emitted:emitted + count] = self._cplx[hist_first:hist_first + count]
+            emitted += count
+        return emitted
+
+    def _refine(self, emitted: int) -> None:
+        """With Wiener filtering on: replace the plain masked frames in _vocal_spec by the filtered ones, phasor applied."""
+        if not self.wiener_iterations or not emitted:
+            return
+        from .wiener import wiener_vocals
+
+        vocals = wiener_vocals(self._mix_spec[:emitted], self._vocal_spec[:emitted], self.wiener_iterations)
+        np.multiply(vocals, self._phasor, out=self._vocal_spec[:emitted])
+
+
+def _fractional_delay_phasor(n_fft: int, delay: float, hann: bool = True) -> np.ndarray:
+    """complex128 (n_fft//2+1,): exp(-j w delay), scaled to undo the Hann^2 overlap gain change of a shift.
+
+    A linear phase circularly shifts each windowed frame by ``delay`` samples;
+    the synthesis window then overlaps a shifted analysis window, whose summed
+    product is (2 + cos(2 pi delay / n_fft)) / 3 of the unshifted one (Hann, hop <= n_fft/4).
+    """
+    k = np.arange(n_fft // 2 + 1)
+    phasor = np.exp(-2j * np.pi * k * delay / n_fft)
+    if delay and hann:
+        phasor *= 3.0 / (2.0 + np.cos(2 * np.pi * delay / n_fft))
+    return phasor
