@@ -132,3 +132,34 @@ def test_runtime_packages_do_not_import_torch(package):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+SHARED_OPTIONS = ("--model", "--provider", "--threads", "--stride", "--lookahead")
+
+
+def test_shared_options_are_declared_only_in_cli_options():
+    # Declared once (cli/options.py) from engine.config's constants: a command re-declaring one would drift again.
+    found = []
+    for path in sorted((SRC / "cli").glob("*.py")):
+        if path.name == "options.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
+                names = {arg.value for arg in node.args if isinstance(arg, ast.Constant)}
+                found += [f"{path.name}: {name}" for name in sorted(names & set(SHARED_OPTIONS))]
+    assert not found, found
+
+
+def test_every_command_with_a_model_takes_the_same_lookahead():
+    from vocalex.cli.main import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps the sub-parsers here
+    takes = {name for name, sub in commands.items()
+             if any("--lookahead" in action.option_strings for action in sub._actions)}
+    assert takes == {"separate", "live", "eval", "bench"}, takes
+    for name in takes:
+        args = commands[name].parse_args(["x"] if name in ("separate", "eval") else [])
+        assert args.lookahead is None  # not given: the library's default applies
+        args = commands[name].parse_args((["x"] if name in ("separate", "eval") else []) + ["--lookahead", "20ms"])
+        assert args.lookahead == "20ms"  # turned into frames once the model is known (engine.config.parse_lookahead)

@@ -26,8 +26,8 @@ def add_provider(p) -> None:
                    help=f"ONNX Runtime provider (default {DEFAULT_PROVIDER})")
 
 
-def add_threads(p, default: str = "ONNX Runtime's choice, all cores") -> None:
-    p.add_argument("--threads", type=int, default=None, help=f"ONNX Runtime threads (default: {default})")
+def add_threads(p, default: str = "ONNX Runtime's choice, all cores", what: str = "ONNX Runtime threads") -> None:
+    p.add_argument("--threads", type=int, default=None, help=f"{what} (default: {default})")
 
 
 def add_stream(p, *, stride_default: str = str(DEFAULT_STRIDE), lookahead_default: str = str(DEFAULT_LOOKAHEAD),

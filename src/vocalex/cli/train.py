@@ -18,6 +18,8 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers) -> None:
+    from .options import add_threads
+
     p = subparsers.add_parser("train", help="train a separation model on multitrack data",
                               description="Train the U-Net on MUSDB18 / MUSDB18-HQ / DSD100 / stem folders. "
                                           "Checkpoints go to OUT/last.pt (every --checkpoint-every steps) and "
@@ -50,7 +52,7 @@ def register(subparsers) -> None:
     p.add_argument("--extra-prob", type=float, default=0.2)
     p.add_argument("--instrumental-prob", type=float, default=0.1)
     p.add_argument("--cache", default=None, metavar="DIR", help="decode cache (default ~/.cache/vocalex)")
-    p.add_argument("--threads", type=int, default=None, help="torch / onnxruntime CPU threads")
+    add_threads(p, default="torch's and ONNX Runtime's choice", what="torch / onnxruntime CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--ema", type=float, default=0.999,
