@@ -12,7 +12,8 @@ from .errors import VocalexError
 
 # Imported on first use: `import vocalex.engine` (every `vocalex` command does it) then costs no numpy,
 # no ONNX Runtime; the one-file-per-process user pays only for what the command runs.
-_LAZY = {"Separator": "separator", "ModelProfile": "model", "OnnxModel": "model", "default_model_path": "model"}
+_LAZY = {"Separator": "separator", "ModelProfile": "model", "OnnxModel": "model", "default_model_path": "model",
+         "StreamConfig": "config", "OfflineConfig": "config", "latency": "config"}
 
 
 def __getattr__(name):
@@ -23,4 +24,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Separator", "ModelProfile", "OnnxModel", "default_model_path", "VocalexError"]
+__all__ = ["Separator", "ModelProfile", "OnnxModel", "default_model_path", "StreamConfig", "OfflineConfig", "latency",
+           "VocalexError"]
