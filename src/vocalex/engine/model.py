@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, fields
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ModelError, UsageError
+from .registry import default_model_path  # noqa: F401  (part of this module's API: where the bundled model is)
 
 if TYPE_CHECKING:  # annotations only: `vocalex info` reads a header without numpy
     import numpy as np
@@ -114,11 +114,6 @@ class ModelProfile:
         d = asdict(self)
         d["window_seconds"] = round(self.window_seconds, 4)
         return d
-
-
-def default_model_path() -> Path:
-    """The model shipped inside the package."""
-    return Path(str(resources.files("vocalex.engine") / "assets" / "default.onnx"))
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:

@@ -21,6 +21,14 @@ from pathlib import Path
 
 from .errors import ModelError
 
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (vocalex/engine/assets/default.onnx)."""
+    from importlib import resources
+
+    return Path(str(resources.files("vocalex.engine") / "assets" / "default.onnx"))
+
+
 CACHE_ENV = "VOCALEX_CACHE_DIR"
 
 
@@ -70,8 +78,6 @@ def named_model_path(name: str) -> Path:
     """Where the named model's ONNX file is (bundled) or belongs (cache), whether or not it exists yet."""
     entry = NAMED_MODELS[name]
     if entry.filename is None:
-        from .model import default_model_path
-
         return default_model_path()
     return cache_dir() / entry.filename
 
