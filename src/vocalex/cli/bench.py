@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vocalex.evaluation.bench_defaults import STREAM_BLOCK
+from vocalex.evaluation.bench import STREAM_BLOCK
 
 
 def register(subparsers) -> None:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .bench_defaults import DEFAULT_SONG, STREAM_BLOCK
+# module level: only the standard library (the CLI's parser reads STREAM_BLOCK; numpy loads in the functions)
+DEFAULT_SONG = "demo_lets_go_fishin_30s.ogg"  # in vocalex/engine/assets
+STREAM_BLOCK = 256  # host samples per process() call, a common live buffer size
 
 
 class TimedModel:
