@@ -106,9 +106,11 @@ from .devices import (JACK_HOSTAPI_NAME, DeviceChoice, DeviceLostError, abandon_
                       open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error)
 from .recorder import LiveRecorder
 from .scheduling import follow_realtime_callback, freeze_heap, raise_thread_priority
+from .worker import SeparationWorker
 
 LATE_FILLS = ("dry", "silence")
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow")
+
 
 @dataclass
 class LiveStats:
@@ -192,20 +194,11 @@ class LiveEngine:
         self._in_ring = SpscRing(span, self.channels)
         self._out_ring = SpscRing(self.headroom + self.resync_lag + 2 * self.samplerate, self.channels)
         self._played_ring = SpscRing(4 * self.samplerate, self.channels)
-        self._max_chunk = self.resync_lag + 8 * self.blocksize
-        self._in_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
-        self._mix_scratch = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
-        # the separator writes its stems here (StreamSeparator.process(block, out=...)): no audio buffer per block
-        self._stem_scratch = {stem: np.zeros((self._max_chunk, self.channels), dtype=np.float32)
-                              for stem in ("vocals", "accompaniment")}
-        self._played_scratch = np.zeros((self._played_ring.capacity, self.channels), dtype=np.float32)
-        self._zeros = np.zeros((self._max_chunk, self.channels), dtype=np.float32)
-        self._write_silence(self.headroom)  # the first H output frames are silence
+        self._separation = SeparationWorker(stream, self._in_ring, self._out_ring, self._played_ring, self.stats,
+                                            self.gains, recorder, self.blocksize, self.samplerate, self.resync_lag)
+        self._separation.write_silence(self.headroom)  # the first H output frames are silence
         self._callback_times = np.zeros(8192, dtype=np.float64)
         self.late_at = np.zeros(256, dtype=np.int64)  # callback index of the first 256 late blocks
-        self._compute_times = np.zeros(4096, dtype=np.float64)   # seconds per process() call
-        self._compute_frames = np.zeros(4096, dtype=np.int64)    # frames of that call
-        self._peak_decay_per_frame = 10 ** (-20 / 20 / self.samplerate)  # peaks fall 20 dB per second
 
         self._sd_stream = None
         self._worker_exception = None
@@ -264,104 +257,16 @@ class LiveEngine:
         self.source.read_into(block)
         self._callback(block, outdata, frames, time_info, status)
 
-    # -- the worker thread ----------------------------------------------------------------------
-
-    def _write_silence(self, n: int) -> None:
-        while n > 0:
-            m = min(n, len(self._zeros))
-            self._out_ring.write(self._zeros[:m])
-            n -= m
-
-    def _resync(self) -> None:
-        """Skip all pending input (sustained overload): silence for its output, separator reset."""
-        in_ring = self._in_ring
-        target = in_ring.write_count
-        skipped = target - in_ring.read_count
-        if self.recorder is not None:
-            self._record_input_until(target)
-        in_ring.skip_to(target)
-        self._write_silence(skipped)
-        self.stream.reset()
-        self.stats.resyncs += 1
-
-    def _record_input_until(self, end: int) -> None:
-        """Record input frames [read_count, end) without processing them (they stay unconsumed).
-
-        Frames the producer has already overwritten are lost; the recorder
-        writes silence for that gap.
-        """
-        ring = self._in_ring
-        position = max(ring.read_count, ring.write_count - ring.capacity + self.blocksize)
-        while position < end:
-            n = min(end - position, self._max_chunk)
-            block = self._in_scratch[:n]
-            ring.copy_from(position, block)
-            if not ring.lapped(position):
-                self.recorder.write("input", position, block)
-            position += n
-
-    def _process_pending(self) -> bool:
-        """Process all input that has arrived; False when there was none."""
-        in_ring, out_ring, stats = self._in_ring, self._out_ring, self.stats
-        available = in_ring.available()
-        if available <= 0:
-            return False
-        if in_ring.lapped(in_ring.read_count) or out_ring.read_count - out_ring.write_count > self.resync_lag:
-            self._resync()
-            return True
-        n = min(available, self._max_chunk)
-        block = self._in_scratch[:n]
-        position = in_ring.read(block)
-        if in_ring.lapped(position):  # overwritten while we copied
-            self._resync()
-            return True
-        t0 = time.perf_counter()
-        vocals, accompaniment = self._stem_scratch["vocals"][:n], self._stem_scratch["accompaniment"][:n]
-        self.stream.process(block, out={"vocals": vocals, "accompaniment": accompaniment})
-        mix = self._mix_scratch[:n]
-        gv, ga = self.gains
-        np.multiply(accompaniment, ga, out=mix)
-        if gv != 0.0:
-            np.multiply(vocals, gv, out=vocals)
-            mix += vocals
-        dt = time.perf_counter() - t0
-        out_ring.write(mix)
-        i = stats.process_calls % len(self._compute_times)
-        self._compute_times[i] = dt
-        self._compute_frames[i] = n
-        stats.process_calls += 1
-        stats.processed_frames += n
-        stats.compute_seconds += dt
-        decay = self._peak_decay_per_frame ** n
-        stats.input_peak = max(float(np.max(np.abs(block))), stats.input_peak * decay)
-        if self.recorder is not None:
-            self.recorder.write("input", position, block)
-        return True
-
-    def _drain_played(self) -> None:
-        """Move what the callback played into the output level and the recording."""
-        ring = self._played_ring
-        available = ring.available()
-        if available <= 0:
-            return
-        if ring.lapped(ring.read_count):  # worker stalled for seconds: those frames are lost for the recording
-            ring.skip_to(ring.write_count - ring.capacity // 2)
-            available = ring.available()
-        block = self._played_scratch[:available]
-        position = ring.read(block)
-        decay = self._peak_decay_per_frame ** available
-        self.stats.output_peak = max(float(np.max(np.abs(block))), self.stats.output_peak * decay)
-        if self.recorder is not None:
-            self.recorder.write("output", position, block)
-
     def _work(self) -> None:
+        """The worker thread: the separation side (live/worker.py) until stop, errors kept for stop()."""
         poll = min(0.001, self.blocksize / self.samplerate / 4)
+        separation = self._separation
         self._worker_tid = threading.get_native_id()
         raise_thread_priority(self._worker_tid)
         try:
             while not self._stop:
-                busy = self._process_pending()
-                self._drain_played()
+                busy = separation.process_pending()
+                separation.drain_played()
                 if not busy:
                     time.sleep(poll)
         except Exception as exc:  # keep the stream alive (it plays dry), report at stop
@@ -370,22 +275,10 @@ class LiveEngine:
 
     # -- lifecycle (main thread) ----------------------------------------------------------------
 
-    def _warm_up(self) -> None:
-        """Run the separator over silence once, then reset it.
-
-        The first process() calls compile numba kernels and let ONNX Runtime
-        allocate its arenas, which takes far longer than a block; done here,
-        before the stream opens, it cannot make the first blocks late.
-        """
-        frames = self.algorithmic + 2 * self.stride_period + self.blocksize
-        block = self._zeros[: self.blocksize]
-        for _ in range(-(-frames // self.blocksize)):
-            self.stream.process(block)
-        self.stream.reset()
-
     def start(self) -> None:
         sd = load_sounddevice()
-        self._warm_up()
+        # before the stream opens: the first calls compile kernels and size ONNX Runtime's arenas
+        self._separation.warm_up(self.algorithmic + 2 * self.stride_period + self.blocksize)
         what = (
             f"open {self.devices.input_name!r} -> {self.devices.output_name!r} at {self.samplerate} Hz, "
             f"{self.channels} channels, block {self.blocksize}"
@@ -473,8 +366,8 @@ class LiveEngine:
             # both cover every frame the device delivered.
             recorder = self.recorder
             try:
-                self._record_input_until(self._in_ring.write_count)
-                self._drain_played()
+                self._separation.record_input_until(self._in_ring.write_count)
+                self._separation.drain_played()
             except OutputError:
                 pass  # recorder.failed says why; close() removes the files and raises it
             self.recorder = None
@@ -639,8 +532,7 @@ class LiveEngine:
 
     def compute_times(self) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, frames) of the recent process() calls, float64 and int64 (n,)."""
-        n = min(self.stats.process_calls, len(self._compute_times))
-        return self._compute_times[:n].copy(), self._compute_frames[:n].copy()
+        return self._separation.compute_times()
 
     def snapshot(self) -> dict:
         """What the meter shows, read without locks (values may be one block apart)."""
