@@ -3,6 +3,7 @@
     nice python3 benchmarks/hq_offline_window.py --split train            # the study (80 clips, ~25 min on 2 cores)
     nice python3 benchmarks/hq_offline_window.py --split train --limit 40 --wiener
     nice python3 benchmarks/hq_offline_window.py --split train --files-of 3   # seams: 21-s files, ~2 min
+    nice python3 benchmarks/hq_offline_window.py --split train --limit 40 --stream 0,4,8   # stream lookahead
 
 Runs Spleeter's two U-Nets in torch (export/spleeter_hq.py, needs the [hq] extra) on the MUSDB18 7-s
 previews (mixture = sum of the stems, as `vocalex eval` does) and prints the median / mean plain SDR of
@@ -17,7 +18,9 @@ clips are for reporting. Variants:
   r^p |X|^2 and (1 - r)^p |X|^2 from the model's ratio mask r (the engine uses p = 1), on the ``s8`` mask;
 * with ``--files-of N``: N consecutive clips joined into one file (21 s for 3), so that windows meet
   inside it, masked exactly as the engine's offline geometry does with context ``c<k>`` (windows of 512
-  frames every 512 - 2k, each emitting frames k frames from its edges; 2k zero frames before the start).
+  frames every 512 - 2k, each emitting frames k frames from its edges; 2k zero frames before the start);
+* with ``--stream L1,L2``: stream mode's geometry at stride 4 (128-frame windows ending every 4 frames,
+  each giving the mask of its 4 frames ``L`` frames before its newest), for each lookahead L.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--wiener", action="store_true", help="the Wiener PSD study instead of the window study")
     p.add_argument("--files-of", type=int, default=None, metavar="N", help="the seam study on files of N joined clips")
+    p.add_argument("--stream", default=None, metavar="L,..", help="stream-mode lookaheads to score (stride 4)")
     args = p.parse_args(argv)
 
     import torch
@@ -99,6 +103,28 @@ def main(argv=None) -> int:
                 out[:, :, e0:e1] = net(win)[0][:, :, e0 - lo:e1 - lo]
         return out
 
+    def stream_geometry(mag, lookahead, stride=4, width=128):
+        """Stream mode (MaskingCore): windows of ``width`` frames end at frames k*stride - 1 and give the mask
+        of frames [end - lookahead - stride + 1, end - lookahead]; zeros before the start."""
+        t = mag.shape[-1]
+        out = torch.zeros_like(mag)
+        ends = list(range(stride - 1, t + lookahead + stride, stride))
+        for i in range(0, len(ends), 32):  # batches of 32 windows
+            batch = torch.zeros(len(ends[i:i + 32]), 2, BINS, width)
+            for j, end in enumerate(ends[i:i + 32]):
+                lo = end - width + 1
+                a, b = max(lo, 0), min(end + 1, t)
+                if a < b:
+                    batch[j, :, :, a - lo:b - lo] = mag[:, :, a:b]
+            with torch.no_grad():
+                masks = net(batch)
+            for j, end in enumerate(ends[i:i + 32]):
+                e0, e1 = max(0, end - lookahead - stride + 1), min(end - lookahead + 1, t)
+                if e0 < e1:
+                    lo = end - width + 1
+                    out[:, :, e0:e1] = masks[j][:, :, e0 - lo:e1 - lo]
+        return out
+
     ds = open_dataset(args.data, split=args.split)
     tracks = ds.tracks[: args.limit] if args.limit else ds.tracks
     items = [[t] for t in tracks]
@@ -113,7 +139,9 @@ def main(argv=None) -> int:
         spec = torch.stft(torch.from_numpy(mixture.T.copy()), N_FFT, HOP, window=window, center=True,
                           return_complex=True, pad_mode="constant")
         mag = spec[:, :BINS].abs()
-        if args.files_of:
+        if args.stream:
+            variants = {f"stream L{k}": spec * full_band(stream_geometry(mag, int(k))) for k in args.stream.split(",")}
+        elif args.files_of:
             variants = {f"c{k}": spec * full_band(engine_geometry(mag, k)) for k in (0, 4, 8, 32)}
         elif mag.shape[-1] + 72 > 512:
             raise SystemExit(f"{group[0].name}: longer than the 7-s previews this study is written for")
