@@ -196,13 +196,16 @@ class MaskingCore:
     refines each call's vocals by multichannel Wiener filtering over that call's
     output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
     spans seconds of frames to estimate the spatial covariance from).
+    ``n_frames``: frames per model window, the profile's unless given (offline
+    mode passes a dynamic-frames model's ``offline_frames``).
     ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
     for the live path) or "numpy" (their vectorised twins in npkernels.py: no
     numba start-up, for the offline path, which feeds hundreds of frames at a time).
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
+                 n_frames: int | None = None):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -211,7 +214,8 @@ class MaskingCore:
         self.windows = windows_per_call
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
         self.rows = rows_for(channels, getattr(model, "channels", 1))  # stub models in tests have no .channels
-        self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
+        self.n_fft, self.hop, self.n_bins = p.n_fft, p.hop_length, p.n_bins
+        self.n_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
         if kernels == "numpy":
@@ -401,8 +405,9 @@ def _fractional_delay_phasor(n_fft: int, delay: float, hann: bool = True) -> np.
     return phasor
 
 
-def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None:
-    """Raise UsageError for values that cannot work, naming the valid range."""
+def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None) -> None:
+    """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
+    n_frames = profile.n_frames if n_frames is None else n_frames
     for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise UsageError(f"{name} must be an integer, got {value!r}")
@@ -410,10 +415,10 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    if not 1 <= stride <= profile.n_frames:
-        raise UsageError(f"stride must be in 1..{profile.n_frames} frames, got {stride}")
-    if not 0 <= lookahead <= profile.n_frames - stride:
-        raise UsageError(f"lookahead must be in 0..{profile.n_frames - stride} frames (n_frames - stride), got {lookahead}")
+    if not 1 <= stride <= n_frames:
+        raise UsageError(f"stride must be in 1..{n_frames} frames, got {stride}")
+    if not 0 <= lookahead <= n_frames - stride:
+        raise UsageError(f"lookahead must be in 0..{n_frames - stride} frames (n_frames - stride), got {lookahead}")
 
 
 class StreamSeparator:
@@ -426,13 +431,15 @@ class StreamSeparator:
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
     ``kernels="numpy"`` runs the vectorised twins of the numba kernels (see
-    MaskingCore; the offline mode uses them).
+    MaskingCore; the offline mode uses them). ``n_frames``: the model window
+    (default the profile's; offline mode passes the model's ``offline_frames``).
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
+                 n_frames: int | None = None):
         profile = model.profile
-        check_stream_args(profile, sample_rate, channels, stride, lookahead)
+        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames)
         self.model = model
         self.profile = profile
         self.sample_rate = int(sample_rate)
@@ -444,7 +451,7 @@ class StreamSeparator:
         if self.sample_rate == rate:
             self._up = self._down = None
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
-                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels)
+                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames)
             align, prefill = self._core.align, self._core.holdback
         else:
             if kernels == "numpy":
@@ -460,7 +467,7 @@ class StreamSeparator:
             align = -(-base_align * host // rate)
             delta = align * rate / host - base_align
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
-                                     synthesis, wiener_iterations, kernels)
+                                     synthesis, wiener_iterations, kernels, n_frames)
             worst = (self._up.holdback + self._core.holdback) * host / rate + self._down.holdback
             prefill = int(np.ceil(worst)) + 1
         self._align = int(align)
