@@ -5,8 +5,8 @@
 Both run the same pretrained networks on the same STFT (engine/stft.py frames exactly as torch.stft,
 periodic Hann, no scaling: tests/test_hq_model.py reproduces the engine's output from torch to > 60 dB).
 What differs is the context each mask is computed in: the peer cuts the song into 512-frame patches
-(12 s), the engine runs 128-frame windows (3 s) every 112 frames offline or every `stride` frames in
-stream mode. Prints the SNR of the engine's stems against the peer's below 11 kHz (the peer outputs
+(12 s) with no overlap, the engine runs 512-frame windows every 504 frames offline (hq 1.1.0's
+``vocalex.offline_frames``) and 128-frame windows (3 s) every `stride` frames in stream mode. Prints the SNR of the engine's stems against the peer's below 11 kHz (the peer outputs
 nothing above), in dB: higher is closer.
 """
 

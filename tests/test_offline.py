@@ -16,6 +16,7 @@ class StubModel:
     """Fixed mask float32 (n_bins, n_frames) for every batch row."""
 
     channels = 1  # each audio channel is an example of its own (as OnnxModel.channels)
+    offline_frames = 128  # offline mode's window: the contract's n_frames (as OnnxModel.offline_frames)
 
     def __init__(self, mask):
         self.profile = ModelProfile(44100, 1024, 256, "hann", 512, 128, "mask", "vocals", "stub", "none", "MIT")

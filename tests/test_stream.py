@@ -18,6 +18,7 @@ class StubModel:
     """
 
     channels = 1  # each audio channel is an example of its own (as OnnxModel.channels)
+    offline_frames = 128  # offline mode's window: the contract's n_frames (as OnnxModel.offline_frames)
 
     def __init__(self, mask_fn, n_bins=512):
         self.profile = ModelProfile(44100, 1024, 256, "hann", n_bins, 128, "mask", "vocals", "stub", "none", "MIT")

@@ -37,6 +37,7 @@ class PanStubModel:
     A real model's mask, like this one, is a per-bin guess that ignores the channels' phase relation."""
 
     channels = 2
+    offline_frames = 128  # offline mode's window (as OnnxModel.offline_frames)
 
     def __init__(self):
         self.profile = ModelProfile(RATE, 1024, 256, "hann", 513, 128, "mask", "vocals", "stub", "none", "MIT")

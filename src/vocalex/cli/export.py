@@ -54,12 +54,13 @@ def run(args) -> int:
         training_data=args.training_data or config.get("training_data") or ", ".join(config.get("data", [])) or "unknown",
         licence=args.licence or config.get("licence") or "unspecified",
     )
-    extra = None
+    extra, frames = None, {}
     if ckpt.get("arch") == "spleeter2stems":  # a fine-tuned hq model says where its starting weights came from
-        from vocalex.export.spleeter_hq import SOURCE, extra_metadata
+        from vocalex.export.spleeter_hq import OFFLINE_FRAMES, SOURCE, extra_metadata
 
         extra = extra_metadata(source=f"{SOURCE}, fine-tuned by vocalex train --init hq (step {ckpt.get('step', '?')})")
-    report = export_onnx(model, profile, out, fp16_weights=args.fp16, tolerance=tolerance, extra_metadata=extra)
+        frames = {"dynamic_frames": True, "check_frames": (OFFLINE_FRAMES,)}  # the hq model's offline windows too
+    report = export_onnx(model, profile, out, fp16_weights=args.fp16, tolerance=tolerance, extra_metadata=extra, **frames)
     print(f"wrote {out} ({report['bytes'] / 1e6:.2f} MB, step {ckpt.get('step', '?')}, "
           f"max abs error vs PyTorch {report['max_abs_error']:.2g}) and {golden_path(out).name}")
     return 0

@@ -45,12 +45,14 @@ class StreamConfig:
         if self.synthesis not in SYNTHESES:
             raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, got {self.synthesis!r}")
 
-    def check(self, profile) -> None:
-        """UsageError when this config does not fit the model's window (naming the valid range)."""
-        if not 1 <= self.stride <= profile.n_frames:
-            raise UsageError(f"stride must be in 1..{profile.n_frames} frames, got {self.stride}")
-        if not 0 <= self.lookahead <= profile.n_frames - self.stride:
-            raise UsageError(f"lookahead must be in 0..{profile.n_frames - self.stride} frames (n_frames - stride), "
+    def check(self, profile, n_frames: int | None = None) -> None:
+        """UsageError when this config does not fit the model's window (naming the valid range); n_frames: the
+        window, the profile's unless given (offline mode's longer windows of a dynamic-frames model)."""
+        n_frames = profile.n_frames if n_frames is None else n_frames
+        if not 1 <= self.stride <= n_frames:
+            raise UsageError(f"stride must be in 1..{n_frames} frames, got {self.stride}")
+        if not 0 <= self.lookahead <= n_frames - self.stride:
+            raise UsageError(f"lookahead must be in 0..{n_frames - self.stride} frames (n_frames - stride), "
                              f"got {self.lookahead}")
 
 

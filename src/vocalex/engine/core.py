@@ -120,13 +120,16 @@ class MaskingCore:
     refines each call's vocals by multichannel Wiener filtering over that call's
     output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
     spans seconds of frames to estimate the spatial covariance from).
+    ``n_frames``: frames per model window, the profile's unless given (offline
+    mode passes a dynamic-frames model's ``offline_frames``).
     ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
     for the live path) or "numpy" (their vectorised twins in npkernels.py: no
     numba start-up, for the offline path, which feeds hundreds of frames at a time).
     """
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
+                 n_frames: int | None = None):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -135,7 +138,8 @@ class MaskingCore:
         self.windows = windows_per_call
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
         self.rows = rows_for(channels, model.channels)
-        self.n_fft, self.hop, self.n_bins, self.n_frames = p.n_fft, p.hop_length, p.n_bins, p.n_frames
+        self.n_fft, self.hop, self.n_bins = p.n_fft, p.hop_length, p.n_bins
+        self.n_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
         if kernels == "numpy":

@@ -10,6 +10,12 @@ A vocalex model is an ONNX graph with
 * metadata (``metadata_props``) under the keys in :data:`REQUIRED_KEYS`,
   prefixed with ``vocalex.``, from which the engine configures its STFT.
 
+The frames axis is either fixed at ``n_frames`` or dynamic (a fully
+convolutional network). A dynamic one may name a longer window for files in
+``vocalex.offline_frames`` (:data:`OFFLINE_FRAMES_KEY`): offline mode then
+masks windows of that many frames (more context per mask), while stream mode
+keeps ``n_frames`` (its latency and per-call cost are tied to it).
+
 A file that lacks any of it is refused with :class:`ModelError`: the engine
 never guesses an STFT profile.
 """
@@ -33,6 +39,7 @@ FORMAT_VERSION = "1"
 WINDOWS = ("hann",)
 OUTPUT_KINDS = ("mask", "magnitude")
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+OFFLINE_FRAMES_KEY = METADATA_PREFIX + "offline_frames"
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,27 @@ def _channels(dims) -> int | None:
     return dims[1] if dims is not None and len(dims) == 4 and isinstance(dims[1], int) else None
 
 
+def offline_frames_of(meta: dict[str, str], profile: ModelProfile, dynamic_frames: bool, source: str = "model") -> int:
+    """Frames per offline-mode window: ``vocalex.offline_frames`` if the model names it, else ``n_frames``.
+
+    Only a graph with a dynamic frames axis can take a window other than n_frames; a
+    fixed graph that names another length is refused rather than failing at the first call.
+    """
+    raw = meta.get(OFFLINE_FRAMES_KEY)
+    if raw is None:
+        return profile.n_frames
+    try:
+        frames = int(raw)
+    except ValueError:
+        raise ModelError(f"{source}: metadata {OFFLINE_FRAMES_KEY}={raw!r} is not an integer") from None
+    if frames < profile.n_frames:
+        raise ModelError(f"{source}: {OFFLINE_FRAMES_KEY}={frames} is shorter than n_frames={profile.n_frames}")
+    if frames != profile.n_frames and not dynamic_frames:
+        raise ModelError(f"{source}: {OFFLINE_FRAMES_KEY}={frames} needs a dynamic frames axis, "
+                         f"but the graph's input has {profile.n_frames} frames")
+    return frames
+
+
 class OnnxModel:
     """An ONNX Runtime session for a vocalex model, configured from its metadata.
 
@@ -193,7 +221,7 @@ class OnnxModel:
     """
 
     def __init__(self, path: Path, session, profile: ModelProfile, provider: str, channels: int,
-                 weights_sha256: str | None = None):
+                 weights_sha256: str | None = None, offline_frames: int | None = None):
         if channels not in (1, 2):
             raise ModelError(f"{path}: a model example holds 1 or 2 audio channels, not {channels}")
         self.path = path
@@ -203,6 +231,8 @@ class OnnxModel:
         self.channels = int(channels)  # audio channels per example: the graph input's dimension 1
         self.weights_sha256 = weights_sha256  # checked against the file at load; None for a model exported without
         self._output_name = session.get_outputs()[0].name
+        # frames per offline-mode window: the graph's own n_frames, or vocalex.offline_frames of a dynamic-frames graph
+        self.offline_frames = profile.n_frames if offline_frames is None else int(offline_frames)
 
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None,
@@ -247,11 +277,14 @@ class OnnxModel:
         if len(outputs) != 1:
             raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
         shape = inputs[0].shape
-        if len(shape) != 4 or shape[1] not in (1, 2) or shape[2] != profile.n_bins or shape[3] != profile.n_frames:
+        dynamic_frames = len(shape) == 4 and not isinstance(shape[3], int)  # a named (or unnamed) dynamic axis
+        if (len(shape) != 4 or shape[1] not in (1, 2) or shape[2] != profile.n_bins
+                or not (dynamic_frames or shape[3] == profile.n_frames)):
             raise ModelError(
                 f"{path}: input shape {shape} does not match metadata (batch, 1 or 2, {profile.n_bins}, {profile.n_frames})"
             )
-        return cls(path, session, profile, provider, int(shape[1]), sha256)
+        return cls(path, session, profile, provider, int(shape[1]), sha256,
+                   offline_frames_of(meta, profile, dynamic_frames, str(path)))
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""

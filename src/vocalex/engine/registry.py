@@ -45,7 +45,8 @@ class NamedModel:
     extra: str | None = None  # the pip extra whose packages build it
 
 
-HQ_VERSION = "1.0.0-spleeter2stems-4096"
+# 1.1.0: dynamic frames axis and 512-frame offline windows (1.0.0 files in a cache are simply rebuilt)
+HQ_VERSION = "1.1.0-spleeter2stems-4096"
 
 NAMED_MODELS = {
     m.name: m

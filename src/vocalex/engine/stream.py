@@ -93,8 +93,8 @@ class SampleFifo:
         self._start += n
 
 
-def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None:
-    """Raise UsageError for values that cannot work, naming the valid range."""
+def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None) -> None:
+    """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
     for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise UsageError(f"{name} must be an integer, got {value!r}")
@@ -102,7 +102,7 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead) -> None
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    StreamConfig(int(stride), int(lookahead)).check(profile)
+    StreamConfig(int(stride), int(lookahead)).check(profile, n_frames)
 
 
 class StreamSeparator:
@@ -115,13 +115,15 @@ class StreamSeparator:
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
     ``kernels="numpy"`` runs the vectorised twins of the numba kernels (see
-    MaskingCore; the offline mode uses them).
+    MaskingCore; the offline mode uses them). ``n_frames``: the model window
+    (default the profile's; offline mode passes the model's ``offline_frames``).
     """
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba"):
+                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
+                 n_frames: int | None = None):
         profile = model.profile
-        check_stream_args(profile, sample_rate, channels, stride, lookahead)
+        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames)
         self.model = model
         self.profile = profile
         self.sample_rate = int(sample_rate)
@@ -133,7 +135,7 @@ class StreamSeparator:
         if self.sample_rate == rate:
             self._up = self._down = None
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
-                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels)
+                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames)
             align, prefill = self._core.align, self._core.holdback
         else:
             if kernels == "numpy":
@@ -147,7 +149,7 @@ class StreamSeparator:
             align, prefill, delta = stream_delays(profile, host, self.stride, self.lookahead, synthesis, windows_per_call,
                                                   pipelined)
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
-                                     synthesis, wiener_iterations, kernels)
+                                     synthesis, wiener_iterations, kernels, n_frames)
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill

