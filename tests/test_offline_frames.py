@@ -7,6 +7,7 @@ import pytest
 from vocalex.engine.errors import ModelError
 from vocalex.engine.model import OFFLINE_FRAMES_KEY, ModelProfile, OnnxModel, offline_frames_of
 from vocalex.engine.offline import LONG_WINDOW_CONTEXT, OFFLINE_CONTEXT, offline_context, offline_geometry
+from vocalex.engine.config import OfflineConfig, StreamConfig
 from vocalex.engine.separator import separate_blocks
 
 PROFILE = ModelProfile(44100, 1024, 256, "hann", 512, 128, "mask", "vocals", "stub", "none", "MIT")
@@ -43,7 +44,7 @@ def test_offline_mode_runs_the_models_offline_window_and_its_centre_columns(n):
     # every frame took its mask from there, and every call must have been 512 frames wide.
     model = LongWindowStub(512)
     x = np.random.default_rng(n).uniform(-0.5, 0.5, (n, 2)).astype(np.float32)
-    parts = list(separate_blocks(model, (x[i:i + 4096] for i in range(0, n, 4096)), 44100, 2, mode="offline"))
+    parts = list(separate_blocks(model, (x[i:i + 4096] for i in range(0, n, 4096)), 44100, 2, OfflineConfig()))
     v = np.concatenate([p[0] for p in parts])
     assert model.widths == {512}
     np.testing.assert_allclose(v, x, atol=1e-5)
@@ -52,7 +53,7 @@ def test_offline_mode_runs_the_models_offline_window_and_its_centre_columns(n):
 def test_stream_mode_keeps_the_contract_window():
     model = LongWindowStub(512)
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32)
-    list(separate_blocks(model, [x], 44100, 2, mode="stream"))
+    list(separate_blocks(model, [x], 44100, 2, StreamConfig()))
     assert model.widths == {128}
 
 
@@ -100,7 +101,7 @@ def test_dynamic_frames_export_runs_both_windows(tmp_path):
     np.testing.assert_allclose(model.run(x[:, :, :128]).shape, (2, profile.n_bins, 128))
     # The offline mode of a real file runs, is exact-length and its stems sum to the input.
     audio = np.random.default_rng(1).uniform(-0.5, 0.5, (44100 * 2, 2)).astype(np.float32)
-    parts = list(separate_blocks(model, [audio], 44100, 2, mode="offline"))
+    parts = list(separate_blocks(model, [audio], 44100, 2, OfflineConfig()))
     v, a = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     assert v.shape == audio.shape and np.abs(v).max() > 1e-3
     np.testing.assert_allclose(v + a, audio, atol=1e-6)
