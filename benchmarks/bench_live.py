@@ -22,6 +22,8 @@ import contextlib
 import sys
 
 def main(argv=None) -> int:
+    from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="ONNX model (default: the bundled model)")
     p.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
@@ -32,7 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
                    help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
-    p.add_argument("--margin-blocks", type=int, default=None, help="default: as vocalex live (0 with a realtime worker, else 1)")
+    p.add_argument("--margin-blocks", type=int, default=DEFAULT_MARGIN_BLOCKS, help="default: as vocalex live")
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start-server", action="store_true", help="start a private JACK dummy server (period = --blocksize) for the run")

@@ -23,7 +23,7 @@ from vocalex.live.engine import LiveEngine
 from vocalex.live.gains import stem_gains
 from vocalex.live.recorder import LiveRecorder
 from vocalex.live.setup import build_live_stream
-from vocalex.live.plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
+from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS, SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
 from vocalex.engine.ringbuffer import SpscRing
@@ -206,7 +206,9 @@ def test_worker_and_calibration_follow_a_realtime_callback(separator, devices):
     callback, worker = int(found[1]), int(found[2])
     assert worker == max(1, callback - 1) == engine.worker_realtime_priority
     assert setup.calibration.priority == worker  # the headroom was measured as the worker runs
-    assert setup.plan.headroom == headroom_samples(setup.calibration.need, devices.samplerate, engine.blocksize)  # margin 0
+    # the headroom is what the calibration at that priority needs, plus the default margin
+    assert setup.plan.headroom == headroom_samples(setup.calibration.need, devices.samplerate, engine.blocksize,
+                                                   DEFAULT_MARGIN_BLOCKS)
 
 
 def test_timing_at_a_realtime_priority_runs_elsewhere_and_reports_back():

@@ -293,7 +293,7 @@ def measure_latency(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int | None = None,
+    margin_blocks: int = 1,
     seconds: float = 2.0,
     separator=None,
     synthesis: str = "hann",

@@ -50,6 +50,10 @@ DEFAULT_MAX_LOAD = 0.35
 # two runs and stride 2 8908 and 11707, while stride 4 left none: the stride the planner chooses by itself is
 # never below this (an explicit --stride can go lower, e.g. where the model call is nearly free).
 MIN_AUTO_STRIDE = 4
+# Device blocks added to the calibrated headroom for the system's own hiccups. With a realtime worker and none
+# (bench_live.py, 5 minutes, quiet, 256-frame blocks: 46.4 ms) 66 and 24 blocks of 51848 were late in two runs:
+# the calibration's need (10-11 ms) rounded up to 11.6 ms leaves almost no slack.
+DEFAULT_MARGIN_BLOCKS = 1
 
 
 def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:

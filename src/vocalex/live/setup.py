@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
 from .devices import DeviceChoice, probe_device
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, at_realtime_priority, calibrate, choose_stride,
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_BLOCKS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, at_realtime_priority, calibrate, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
 from .scheduling import freeze_heap
 
@@ -36,7 +36,7 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int | None = None,
+    margin_blocks: int = DEFAULT_MARGIN_BLOCKS,
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
@@ -48,8 +48,7 @@ def build_live_stream(
     unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
     that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
     The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks (None: 0 where the
-    worker runs realtime, else 1).
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
     """
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
     from vocalex.engine.separator import Separator
@@ -58,7 +57,7 @@ def build_live_stream(
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if margin_blocks is not None and margin_blocks < 0:
+    if margin_blocks < 0:
         raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
@@ -70,11 +69,6 @@ def build_live_stream(
     device, callback_priority = probe_device(devices, blocksize)
     # the worker (and so the timing of it) runs one realtime step below a realtime callback
     worker_priority = None if callback_priority is None else max(1, callback_priority - 1)
-    if margin_blocks is None:
-        # A realtime worker is not slowed by other processes: measured here under load 3-5 (two other jobs on
-        # both cores), 0 late blocks in 60 s without margin. An ordinary one is (at load 3-16 its per-block p99
-        # doubled), so it keeps one block for that.
-        margin_blocks = 0 if worker_priority is not None else 1
     call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels)
     hop, model_rate = profile.hop_length, profile.sample_rate
 
