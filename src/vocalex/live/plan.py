@@ -32,8 +32,6 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from vocalex.engine.errors import UsageError
 
 # need = SAFETY * p99.9 + WAKE_UP_S: the p99.9 of a few seconds of blocks is close to their maximum, and the live
@@ -142,6 +140,8 @@ def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed
     if priority is not None:
         return at_realtime_priority(priority, calibrate, stream, blocksize, seconds, seed)
     rate, channels = stream.sample_rate, stream.channels
+    import numpy as np  # here, not at the top: `vocalex live --help` reads this module's defaults without numpy
+
     rng = np.random.default_rng(seed)
     block = np.empty((blocksize, channels), dtype=np.float32)
     warm = -(-(int(stream.latency) + 2 * blocksize + rate // 10) // blocksize)
@@ -274,6 +274,8 @@ def plan_latency(
 def time_model_call(model, channels: int, repeats: int = 8) -> float:
     """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
     p = model.profile
+    import numpy as np
+
     x = np.zeros((model.rows_for(channels), p.n_bins, p.n_frames), dtype=np.float32)
     for _ in range(2):
         model.run(x)
