@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--margin-blocks", type=int, default=DEFAULT_MARGIN_BLOCKS, help="default: as vocalex live")
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--realtime-server", action="store_true",
+                   help="with --start-server: run jackd --realtime (where permitted); the live worker then runs realtime too")
     p.add_argument("--start-server", action="store_true", help="start a private JACK dummy server (period = --blocksize) for the run")
     p.add_argument("--json", dest="json_path", help="also write the results as JSON")
     args = p.parse_args(argv)
@@ -46,7 +48,8 @@ def main(argv=None) -> int:
 
     results = []
     # a private server (its own name) whose period is the engine's device block; PortAudio is released before it stops
-    server = dummy_jack_server(period=args.blocksize) if args.start_server else contextlib.nullcontext()
+    server = (dummy_jack_server(period=args.blocksize, realtime=args.realtime_server) if args.start_server
+              else contextlib.nullcontext())
     try:
         with server:
             _run_repeats(args, results)

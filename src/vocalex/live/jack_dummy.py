@@ -39,12 +39,18 @@ def dummy_server_command(name: str, samplerate: int = 44100, period: int = 256, 
 
 
 @contextlib.contextmanager
-def dummy_jack_server(samplerate: int = 44100, period: int = 256, realtime: bool | None = None):
+def dummy_jack_server(samplerate: int = 44100, period: int = 256, realtime: bool = False):
     """Start a private dummy JACK server, make it this process's default, yield its name; stop it at exit.
 
-    realtime: run jackd with realtime scheduling (its process threads and its
-    clients' callbacks, PortAudio's included, then preempt ordinary processes);
-    None = where permitted. Raises DeviceError when jackd is missing or does not come up.
+    realtime: run jackd with realtime scheduling where permitted (its process
+    threads and its clients' callbacks, PortAudio's included, then preempt
+    ordinary processes, and the live worker follows them). Off by default:
+    on this 2-core VM, quiet, the realtime dummy server had 4-63 server xruns
+    and 0-66 late blocks in each of five 5-minute runs, the ordinary one 0 or 1
+    xruns and no late block in two runs (and 551 / 156 in a third; bench_live.py);
+    under load (two other jobs on both cores, 60-s runs) realtime kept late
+    blocks at 0-2 where the ordinary server's worker fell behind.
+    Raises DeviceError when jackd is missing or does not come up.
     """
     from .devices import jack_server_running
 
@@ -53,7 +59,7 @@ def dummy_jack_server(samplerate: int = 44100, period: int = 256, realtime: bool
     name = f"vocalex-{os.getpid()}"
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     # jackd logs every xrun: to /dev/null, never to a pipe nobody drains
-    process = subprocess.Popen(dummy_server_command(name, samplerate, period, realtime_permitted() if realtime is None else realtime), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(dummy_server_command(name, samplerate, period, realtime and realtime_permitted()), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     os.environ["JACK_DEFAULT_SERVER"] = name  # libjack reads it: PortAudio connects to this server
     try:
