@@ -1,24 +1,6 @@
 """``vocalex bench [SONG]``: how late and how fast, for one model and provider, on this machine.
 
-Three measurements, all on the same song:
-
-* the latency budget of stream mode at the host rate: STFT alignment
-  (n_fft - hop), waiting for the stride and the lookahead, the sample-accurate
-  hold of one hop, resampling (when the host rate differs from the model's),
-  and the compute time of one model call (p50 / p99 over the song's calls);
-  total = algorithmic latency + p99 compute (a live engine must budget the
-  slow calls; device buffers come on top and are what ``--live`` measures);
-* the real-time factor of stream mode: compute time / audio time when the song
-  is pushed through ``StreamSeparator.process`` in host-sized blocks;
-* the throughput of offline mode, whole pipeline: decode the file, separate
-  (STFT, model, inverse STFT), encode both stems to WAV in a temporary folder;
-  in x real time, with a per-stage breakdown.
-
-Model calls are timed by a thin wrapper around the ONNX session. In offline
-mode they run in a worker thread, overlapped with the STFT work of the
-neighbouring calls, so the stages are wall-clock decode / separate / encode
-(they add up to the total) and the model's compute time is reported beside
-them as the part of "separate" spent in ONNX Runtime, not added to it.
+Parses the options and prints; what is measured, and how, is :mod:`vocalex.evaluation.bench`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from vocalex.engine.errors import DeviceError
+from .plan import DEFAULT_MARGIN_BLOCKS
 
 HARNESS_NAME = "vocalex-loopback"
 
@@ -293,7 +294,7 @@ def measure_latency(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = 1,
+    margin_blocks: int = DEFAULT_MARGIN_BLOCKS,
     seconds: float = 2.0,
     separator=None,
     synthesis: str = "hann",

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
 
+from .scheduling import at_realtime_priority, realtime_priority
+
 # need = SAFETY * p99.9 + WAKE_UP_S: the p99.9 of a few seconds of blocks is close to their maximum, and the live
 # worker shares the GIL and two cores with the audio callback, the meter and the OS; measured here the live
 # per-block p99 ran 10-30 % above the calibration's, hence 1.5x, and the worker polls its ring every <= 1 ms.
@@ -93,40 +95,6 @@ class Calibration:
         )
 
 
-def at_realtime_priority(priority: int | None, fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` in a thread scheduled SCHED_FIFO at ``priority`` (None: here, as scheduled now).
-
-    The calibration must see the scheduling the live worker will have: where
-    the worker runs realtime (behind a realtime audio callback), other
-    processes' load does not slow it, and a calibration at ordinary priority on
-    a loaded machine would plan twice the headroom it needs. Where realtime is
-    not permitted the thread runs at its ordinary priority.
-    """
-    if priority is None:
-        return fn(*args, **kwargs)
-    import os
-    import threading
-
-    result, failure = [], []
-
-    def run():
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0: this thread (Linux)
-        except (OSError, AttributeError):
-            pass
-        try:
-            result.append(fn(*args, **kwargs))
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="vocalex-calibration")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
-
-
 def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed: int = 0,
               priority: int | None = None) -> Calibration:
     """Time ``stream.process`` block by block on ``seconds`` of noise, after a warm-up; the stream is reset after.
@@ -165,19 +133,9 @@ def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed
         blocks=n, blocksize=blocksize,
         p50=float(np.percentile(times, 50)), p99=float(np.percentile(times, 99)),
         p999=float(np.percentile(times, 99.9)), max=float(times.max()), mean=float(times.mean()),
-        priority=_realtime_priority_of_this_thread(),
+        priority=realtime_priority(0),  # 0: this thread
     )
 
-
-def _realtime_priority_of_this_thread() -> int | None:
-    import os
-
-    try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
-            return os.sched_getparam(0).sched_priority
-    except (OSError, AttributeError):
-        pass
-    return None
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,34 @@ def realtime_priority(tid: int) -> int | None:
     except (OSError, AttributeError):  # the thread ended, or not Linux
         pass
     return None
+
+
+def at_realtime_priority(priority: int | None, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a thread scheduled SCHED_FIFO at ``priority`` (None: here, as scheduled now).
+
+    The calibration must see the scheduling the live worker will have: where
+    the worker runs realtime (behind a realtime audio callback), other
+    processes' load does not slow it, and a calibration at ordinary priority on
+    a loaded machine would plan twice the headroom it needs. Where realtime is
+    not permitted the thread runs at its ordinary priority.
+    """
+    if priority is None:
+        return fn(*args, **kwargs)
+    result, failure = [], []
+
+    def run():
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0: this thread (Linux)
+        except (OSError, AttributeError):
+            pass
+        try:
+            result.append(fn(*args, **kwargs))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="vocalex-calibration")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
 from .devices import DeviceChoice, probe_device
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_BLOCKS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, at_realtime_priority, calibrate, choose_stride,
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_BLOCKS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
-from .scheduling import freeze_heap
+from .scheduling import at_realtime_priority, freeze_heap
 
 LIVE_DEFAULT_THREADS = 1
 
