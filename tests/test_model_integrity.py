@@ -108,3 +108,37 @@ def test_verify_runs_the_golden_pair(tiny_model, tmp_path):
     lonely = copy_model(tiny_model, tmp_path / "lonely.onnx", with_golden=False)
     proc = vocalex("info", lonely, "--verify", "--json")
     assert proc.returncode == 0 and "no golden pair" in proc.stdout
+
+
+# ----------------------------------------------------------------------------- background load (vocalex separate)
+def test_background_load_is_the_same_model_and_the_same_output(tiny_model):
+    audio = np.random.default_rng(3).standard_normal((30000, 2)).astype(np.float32) * 0.1
+    now = Separator.load(tiny_model, threads=1)
+    later = Separator.load(tiny_model, threads=1, background=True)
+    assert later.profile == now.profile and later.model.channels == now.model.channels
+    assert later.model.offline_frames == now.model.offline_frames
+    out_now, out_later = now.separate(audio, 44100), later.separate(audio, 44100)
+    for stem in ("vocals", "accompaniment"):
+        np.testing.assert_array_equal(out_later[stem], out_now[stem])
+    assert later.model.weights_sha256 == now.model.weights_sha256 is not None
+
+
+def test_a_corrupted_model_loaded_in_the_background_fails_at_first_use(tiny_model, tmp_path):
+    bad = copy_model(tiny_model, tmp_path / "bad.onnx", corrupt)
+    sep = Separator.load(bad, background=True)  # only the header is read before this returns
+    with pytest.raises(ModelError, match="corrupted: its weights' sha256"):
+        sep.separate(np.full((20000, 2), 0.1, np.float32), 44100)
+    with pytest.raises(ModelError, match="corrupted"):
+        sep.model.ready()
+
+
+def test_cli_stops_at_a_corrupted_model_before_the_second_file(tiny_model, tmp_path):
+    bad = copy_model(tiny_model, tmp_path / "bad.onnx", corrupt)
+    songs = []
+    for name in ("a.wav", "b.wav"):
+        songs.append(tmp_path / name)
+        sf.write(songs[-1], np.random.default_rng(1).standard_normal((20000, 2)).astype(np.float32) * 0.1, 44100)
+    proc = vocalex("separate", *songs, "-o", tmp_path / "out", "--model", bad, "-q")
+    assert proc.returncode == 6, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "corrupted" in proc.stderr  # one line, not one per file
+    assert not (tmp_path / "out").exists()

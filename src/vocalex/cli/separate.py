@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from vocalex.engine.errors import UsageError, VocalexError
+    from vocalex.engine.errors import ModelError, UsageError, VocalexError
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
     from vocalex.engine.separator import Separator
 
@@ -61,7 +61,10 @@ def run(args) -> int:
         raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
     from vocalex.export.models import ensure
 
-    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False)
+    # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
+    # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
+    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False,
+                               background=True)
     if args.mode == "stream":
         lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
         config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
@@ -74,6 +77,7 @@ def run(args) -> int:
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
+        separator.model.ready()  # each worker loads its own copy: a corrupted model stops here, before any file
         options = dict(config=config, fmt=args.fmt, force=args.force)
         progress = _Progress(quiet=args.quiet)
 
@@ -95,6 +99,9 @@ def run(args) -> int:
             try:
                 result = separate_file(separator, path, args.out, name=name, config=config, fmt=args.fmt, force=args.force,
                                        on_progress=task)
+            except ModelError as exc:  # the model itself (found at its first use): no other file can succeed
+                progress.fail(path, exc)
+                return exc.exit_code
             except VocalexError as exc:
                 progress.fail(path, exc)
                 failures.append((path, exc.exit_code))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +152,7 @@ class AtomicAudioWriter:
         if container == "WAV" and expected_frames * channels * 4 > _WAV_LIMIT:
             container = "RF64"
         self.path = Path(path)
-        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.part"
         try:
             # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as for any new file.
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

@@ -93,6 +93,9 @@ def separate_file(separator, input_path, out_root, *, name=None, config=None, fm
                     done += len(vocals)
                     if on_progress:
                         on_progress(done, reader.frames)
+                # A model loaded in the background that was never called (a silent file) must still be sound
+                # before its outputs exist: this waits for its checksum and session (a no-op once it ran).
+                separator.model.ready()
                 vw.commit()
                 aw.commit()
         except BaseException:

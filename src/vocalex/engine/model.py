@@ -23,6 +23,8 @@ never guesses an STFT profile.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -222,35 +224,59 @@ class OnnxModel:
 
     def __init__(self, path: Path, session, profile: ModelProfile, provider: str, channels: int,
                  weights_sha256: str | None = None, offline_frames: int | None = None):
+        """session: an ONNX Runtime session, or a Future of (session, weights_sha256) still being built
+        (:meth:`load` with ``background=True``): the first use of either waits for it."""
         if channels not in (1, 2):
             raise ModelError(f"{path}: a model example holds 1 or 2 audio channels, not {channels}")
         self.path = path
-        self.session = session
         self.profile = profile
         self.provider = provider
         self.channels = int(channels)  # audio channels per example: the graph input's dimension 1
-        self.weights_sha256 = weights_sha256  # checked against the file at load; None for a model exported without
-        self._output_name = session.get_outputs()[0].name
+        self._session = session
+        self._weights_sha256 = weights_sha256  # checked against the file at load; None for a model exported without
+        self._output_name = None
         # frames per offline-mode window: the graph's own n_frames, or vocalex.offline_frames of a dynamic-frames graph
         self.offline_frames = profile.n_frames if offline_frames is None else int(offline_frames)
 
+    @property
+    def session(self):
+        """The ONNX Runtime session; waits for a background load to finish (its ModelError is raised here)."""
+        if isinstance(self._session, Future):
+            self._session, self._weights_sha256 = self._session.result()
+        return self._session
+
+    @property
+    def weights_sha256(self) -> str | None:
+        self.session  # a background load checks the weights before its session exists
+        return self._weights_sha256
+
+    def ready(self) -> "OnnxModel":
+        """Wait for a background load (raising its ModelError); returns the model itself."""
+        self.session
+        return self
+
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, provider: str = "cpu", threads: int | None = None,
-             spinning: bool = True) -> "OnnxModel":
+             spinning: bool = True, background: bool = False) -> "OnnxModel":
         """spinning: ONNX Runtime's pool threads spin between calls (the live path: no wake-up delay per call);
         False for file separation, where the spinning threads take the CPU from the STFT thread (a 7-s clip
-        separated 15-20 % faster with it off on the loaded 2-core machine, /proc load average ~12)."""
+        separated 15-20 % faster with it off on the loaded 2-core machine, /proc load average ~12).
+
+        background: return as soon as the file's header is read (profile, channels, offline window) and
+        build the session in a thread - checksum, ONNX Runtime's graph set-up, one call on zeros so the
+        first real call does not pay ONNX Runtime's first-run costs - while the caller goes on (a one-file
+        ``vocalex separate`` imports its file reader, decodes and transforms the first seconds meanwhile;
+        ONNX Runtime releases the GIL while it builds). A file the header reader cannot parse is refused
+        here; a corrupted or mismatching graph raises its ModelError at the first use of the session
+        (:meth:`ready` waits for it explicitly).
+        """
         if provider not in PROVIDERS:
             raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
         if threads is not None and threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
         import onnxruntime as ort
 
-        from .integrity import check_weights
-
         path = resolve_model_path(model)
-        # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
-        sha256 = check_weights(path)
         ort_provider = PROVIDERS[provider]
         if ort_provider not in ort.get_available_providers():
             raise UsageError(
@@ -264,27 +290,36 @@ class OnnxModel:
             options.inter_op_num_threads = 1
         if not spinning:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if not background:
+            session, sha256, (profile, channels, offline) = _open_session(path, options, ort_provider)
+            return cls(path, session, profile, provider, channels, sha256, offline)
+
+        from .onnx_meta import ProtoError, read_header
+
         try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=[ort_provider])
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
-        meta = session.get_modelmeta().custom_metadata_map
-        profile = ModelProfile.from_metadata(meta, source=str(path))
-        inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-            raise ModelError(f"{path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}")
-        if len(outputs) != 1:
-            raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
-        shape = inputs[0].shape
-        dynamic_frames = len(shape) == 4 and not isinstance(shape[3], int)  # a named (or unnamed) dynamic axis
-        if (len(shape) != 4 or shape[1] not in (1, 2) or shape[2] != profile.n_bins
-                or not (dynamic_frames or shape[3] == profile.n_frames)):
-            raise ModelError(
-                f"{path}: input shape {shape} does not match metadata (batch, 1 or 2, {profile.n_bins}, {profile.n_frames})"
-            )
-        return cls(path, session, profile, provider, int(shape[1]), sha256,
-                   offline_frames_of(meta, profile, dynamic_frames, str(path)))
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            meta, dims = read_header(data)
+        except ProtoError as exc:
+            raise ModelError(f"{path} is not a readable ONNX model ({exc})") from None
+        declared = _contract(path, meta, dims)
+        future: Future = Future()
+
+        def build() -> None:
+            try:
+                session, sha256, found = _open_session(path, options, ort_provider, data, meta)
+                if found != declared:  # the header reader and ONNX Runtime must see the same contract
+                    raise ModelError(f"{path}: its graph does not match its header ({found} vs {declared})")
+                _warm_up(session, declared[0], declared[1])
+                future.set_result((session, sha256))
+            except BaseException as exc:  # delivered to the first user of the session
+                future.set_exception(exc)
+
+        threading.Thread(target=build, name="vocalex-model-load", daemon=True).start()
+        profile, channels, offline = declared
+        return cls(path, future, profile, provider, channels, None, offline)
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
@@ -303,7 +338,7 @@ class OnnxModel:
         c = self.channels
         if rows % c:
             raise UsageError(f"a stereo model needs an even number of rows (channel pairs), got {rows}")
-        y = self.session.run([self._output_name], {INPUT_NAME: x.reshape(rows // c, c, bins, frames)})[0]
+        y = self.session.run([self._output()], {INPUT_NAME: x.reshape(rows // c, c, bins, frames)})[0]
         y = y.reshape(rows, bins, frames)
         if self.profile.output == "magnitude":
             y = np.clip(y / np.maximum(x, 1e-8), 0.0, 1.0)
@@ -311,7 +346,12 @@ class OnnxModel:
 
     def run_graph(self, x: np.ndarray) -> np.ndarray:
         """The graph itself: float32 (batch, channels, n_bins, n_frames) -> its output, same shape (no mask conversion)."""
-        return self.session.run([self._output_name], {INPUT_NAME: x})[0]
+        return self.session.run([self._output()], {INPUT_NAME: x})[0]
+
+    def _output(self) -> str:
+        if self._output_name is None:
+            self._output_name = self.session.get_outputs()[0].name
+        return self._output_name
 
     def describe(self) -> dict:
         d = self.profile.describe()
@@ -319,3 +359,50 @@ class OnnxModel:
         d["provider"] = self.provider
         d["channels"] = self.channels
         return d
+
+
+def _contract(path: Path, meta: dict[str, str], dims) -> tuple[ModelProfile, int, int]:
+    """(profile, audio channels per example, offline frames) that the metadata and input dims declare.
+
+    ModelError when the input is not (batch, 1 or 2, n_bins, n_frames or a dynamic axis) as the metadata says.
+    """
+    profile = ModelProfile.from_metadata(meta, source=str(path))
+    dims = list(dims) if dims is not None else []
+    dynamic_frames = len(dims) == 4 and not isinstance(dims[3], int)  # a named (or unnamed) dynamic axis
+    if (len(dims) != 4 or dims[1] not in (1, 2) or dims[2] != profile.n_bins
+            or not (dynamic_frames or dims[3] == profile.n_frames)):
+        raise ModelError(
+            f"{path}: input shape {dims} does not match metadata (batch, 1 or 2, {profile.n_bins}, {profile.n_frames})"
+        )
+    return profile, int(dims[1]), offline_frames_of(meta, profile, dynamic_frames, str(path))
+
+
+def _open_session(path: Path, options, ort_provider: str, data: bytes | None = None, meta: dict | None = None):
+    """(session, weights sha256, contract) for a model file: checksum first, then ONNX Runtime, then the contract
+    as the session sees it (its metadata and input shape)."""
+    import onnxruntime as ort
+
+    from .integrity import check_weights
+
+    # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
+    sha256 = check_weights(path, data, meta)
+    try:
+        session = ort.InferenceSession(str(path) if data is None else data, sess_options=options, providers=[ort_provider])
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        raise ModelError(f"{path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}")
+    if len(outputs) != 1:
+        raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
+    contract = _contract(path, session.get_modelmeta().custom_metadata_map, inputs[0].shape)
+    return session, sha256, contract
+
+
+def _warm_up(session, profile: ModelProfile, channels: int) -> None:
+    """One call on zeros (one example): ONNX Runtime sets up its kernels and buffers at a session's first run."""
+    import numpy as np
+
+    x = np.zeros((1, channels, profile.n_bins, profile.n_frames), dtype=np.float32)
+    session.run(None, {INPUT_NAME: x})

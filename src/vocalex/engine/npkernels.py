@@ -148,9 +148,20 @@ def masked_spectra(cplx_hist, first, count, mask, row0, col0, phasor, out, out0,
     n_bins = mask.shape[1]
     m = mask[row0:row0 + channels, :, col0:col0 + count].transpose(2, 0, 1)  # (count, channels, n_bins)
     if n_freqs > n_bins:
-        high = np.median(m[:, :, n_bins - len(scratch):], axis=2, keepdims=True).astype(np.float32)  # (count, channels, 1)
+        high = _median_last(m[:, :, n_bins - len(scratch):]).astype(np.float32)  # (count, channels, 1)
         m = np.concatenate([m, high * gain[n_bins:]], axis=2)
     out[out0:out0 + count] = cplx_hist[first:first + count] * m * phasor
+
+
+def _median_last(x: np.ndarray) -> np.ndarray:
+    """np.median(x, axis=-1, keepdims=True) for finite x, by partition: np.median's NaN check imports numpy.ma
+    (~10 ms, a tenth of a one-file process's separation)."""
+    n = x.shape[-1]
+    k = n // 2
+    if n % 2:
+        return np.partition(x, k, axis=-1)[..., k:k + 1]
+    part = np.partition(x, (k - 1, k), axis=-1)
+    return (part[..., k - 1:k] + part[..., k:k + 1]) * x.dtype.type(0.5)
 
 
 class StreamResampler:

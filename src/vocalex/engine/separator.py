@@ -106,15 +106,18 @@ class Separator:
         self.model = model
 
     @classmethod
-    def load(cls, model=None, provider: str = "cpu", threads: int | None = None, spinning: bool = True) -> "Separator":
+    def load(cls, model=None, provider: str = "cpu", threads: int | None = None, spinning: bool = True,
+             background: bool = False) -> "Separator":
         """model: path to a vocalex ONNX file, a name ("default", "hq": engine/registry.py), or None for the bundled default.
 
         "hq" loads the converted Spleeter model from the per-user cache; if it has not
         been built there, ModelNotBuiltError (a ModelError) says how to build it
         (`vocalex models build hq`): the runtime does not import torch to build it itself.
         spinning=False suits separating files (see :meth:`OnnxModel.load`); the default keeps the live path's.
+        background=True returns once the model's header is read and builds its session in a thread
+        (:meth:`OnnxModel.load`): a corrupted model then raises its ModelError at the first separation.
         """
-        return cls(OnnxModel.load(model, provider=provider, threads=threads, spinning=spinning))
+        return cls(OnnxModel.load(model, provider=provider, threads=threads, spinning=spinning, background=background))
 
     @property
     def profile(self) -> ModelProfile:
