@@ -118,3 +118,35 @@ def test_keyword_api_is_a_config_and_offline_refuses_stream_settings(sep):
     with pytest.raises(UsageError, match="stream-mode settings"):
         sep.separate(x, 44100, mode="offline", stride=8)
     assert sep.latency(48000, StreamConfig(2, 1)) == sep.stream(48000, 2, config=StreamConfig(2, 1)).latency
+
+
+# ------------------------------------------------------------------------------ fixed device blocks (StreamConfig.block)
+@pytest.mark.parametrize("block", [256, 128, 512, 40, 1024, 3])
+@pytest.mark.parametrize("stride, lookahead, synthesis", [(4, 0, "low-delay"), (2, 1, "hann"), (1, 0, "hann")])
+def test_a_fixed_block_size_shortens_the_hold_and_keeps_the_output(sep, block, stride, lookahead, synthesis):
+    x = np.random.default_rng(11).uniform(-0.5, 0.5, (40 * 1024, 2)).astype(np.float32)
+    x = x[: len(x) - len(x) % block]
+    free = sep.stream(44100, 2, config=StreamConfig(stride, lookahead, synthesis))
+    fixed = sep.stream(44100, 2, config=StreamConfig(stride, lookahead, synthesis, block))
+    period = stride * sep.profile.hop_length
+    assert free.latency - fixed.latency == np.gcd(block, period) - 1  # 255 samples (5.8 ms) for a hop-long block
+    assert latency(sep.profile, StreamConfig(stride, lookahead, synthesis, block), 44100) == fixed.latency
+    outs, lowest = [], []
+    for i in range(0, len(x), block):
+        outs.append(fixed.process(x[i:i + block])["vocals"])  # an underflow would raise: the hold is enough
+        lowest.append(len(fixed._vocals))
+    assert min(lowest) == 0  # ... and no longer than needed: at some block end the queue is empty
+    got = np.concatenate(outs + [fixed.flush()["vocals"]])[fixed.latency:]
+    want = np.concatenate([free.process(x)["vocals"], free.flush()["vocals"]])[free.latency:]
+    np.testing.assert_array_equal(got[: len(x)], want[: len(x)])  # the same signal, only less delayed
+
+
+def test_a_fixed_block_stream_refuses_other_sizes_and_other_rates_keep_the_hold(sep):
+    stream = sep.stream(44100, 2, config=StreamConfig(4, 0, "hann", 256))
+    stream.process(np.zeros((512, 2), np.float32))  # multiples are whole blocks
+    with pytest.raises(UsageError, match="multiple of 256 samples"):
+        stream.process(np.zeros((300, 2), np.float32))
+    # resampled streams' outputs do not fall on block boundaries: the block changes nothing there
+    assert latency(sep.profile, StreamConfig(4, 0, "hann", 256), 48000) == latency(sep.profile, StreamConfig(4, 0), 48000)
+    with pytest.raises(UsageError, match="block must be a positive"):
+        StreamConfig(4, 0, "hann", 0)

@@ -14,6 +14,7 @@ import soundfile as sf
 
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
 from vocalex.engine import Separator
+from vocalex.engine.config import StreamConfig
 from vocalex.cli.main import main
 from vocalex.engine.errors import AudioInputError, UsageError
 
@@ -42,7 +43,8 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     np.testing.assert_array_equal(captured[:len(clip)], clip)
     assert not captured[len(clip):].any()
     sep = Separator.load(tiny_model, threads=1)
-    latency = sep.stream(rate, 2, stride=8, synthesis="low-delay").latency  # lookahead 0 and low-delay: the defaults
+    # lookahead 0 and low-delay: the defaults; the server's 256-sample periods at the model's rate: no hold for other sizes
+    latency = sep.stream(rate, 2, config=StreamConfig(8, 0, "low-delay", block=256)).latency
     # the compute headroom is planned at start from a calibration (whole 256-frame blocks): read what was chosen
     headroom_ms = float(re.search(r"compute headroom ([0-9.]+) ms", out).group(1))
     blocks = round(headroom_ms / 1000 * rate / 256)

@@ -31,11 +31,22 @@ DEFAULT_PROVIDER = "cpu"
 @dataclass(frozen=True)
 class StreamConfig:
     """Stream mode: a model call every ``stride`` frames, ``lookahead`` frames of future context per call,
-    ``synthesis`` "hann" or "low-delay" (engine/stft.py: one hop of STFT delay instead of n_fft - hop)."""
+    ``synthesis`` "hann" or "low-delay" (engine/stft.py: one hop of STFT delay instead of n_fft - hop).
+
+    ``block``: a promise that every block given to the stream holds a multiple of this many samples
+    (a live device's fixed period), or None for blocks of any size. A stream must hold back its output
+    until the next model call can have happened whatever the block size: up to hop - 1 samples more
+    than the stride itself needs (5.8 ms for the bundled model). Blocks of a fixed size only ever end
+    at multiples of it, so at the model's rate the hold shrinks to what they need (:func:`core_holdback`;
+    none for blocks of one hop or a multiple of it). The output is the same signal, just less delayed:
+    the cost is that the stream refuses a block of another size. At another host rate the resampler's
+    outputs do not fall on block boundaries and the block changes nothing.
+    """
 
     stride: int = DEFAULT_STRIDE
     lookahead: int = DEFAULT_LOOKAHEAD
     synthesis: str = "hann"
+    block: int | None = None
 
     def __post_init__(self):
         for name in ("stride", "lookahead"):
@@ -44,6 +55,9 @@ class StreamConfig:
                 raise UsageError(f"{name} must be an integer, got {value!r}")
         if self.synthesis not in SYNTHESES:
             raise UsageError(f"synthesis must be one of {', '.join(SYNTHESES)}, got {self.synthesis!r}")
+        if self.block is not None and (isinstance(self.block, bool) or not isinstance(self.block, numbers.Integral)
+                                       or self.block < 1):
+            raise UsageError(f"block must be a positive number of samples or None, got {self.block!r}")
 
     def check(self, profile, n_frames: int | None = None) -> None:
         """UsageError when this config does not fit the model's window (naming the valid range); n_frames: the
@@ -76,30 +90,35 @@ def stream_output_frames(n_frames: int, stride: int, lookahead: int) -> slice:
     return slice(n_frames - lookahead - stride, n_frames - lookahead)
 
 
-def core_holdback(hop: int, frames_per_call: int, lookahead: int, pipelined: bool = False) -> int:
+def core_holdback(hop: int, frames_per_call: int, lookahead: int, pipelined: bool = False, block: int | None = None) -> int:
     """Samples the masking core's output may lag its input at the model rate (the core's prefill).
 
     A frame's mask comes with the call that emits it: ``frames_per_call`` frames are gathered, plus
-    ``lookahead`` frames of future; a pipelined core (offline) is one call further behind.
+    ``lookahead`` frames of future; a pipelined core (offline) is one call further behind. A call
+    happens when the input count reaches a multiple of P = frames_per_call * hop, so the output lags
+    by (count mod P) + the rest; over all counts that is at most P - 1. If every block holds a
+    multiple of ``block`` samples, the counts at block ends are multiples of it, and count mod P is
+    at most P - gcd(block, P): one hop less than P for blocks of a hop (StreamConfig.block).
     """
-    return ((2 if pipelined else 1) * frames_per_call + lookahead) * hop - 1
+    return ((2 if pipelined else 1) * frames_per_call + lookahead) * hop - (math.gcd(block, frames_per_call * hop) if block else 1)
 
 
 def stream_delays(profile, host_rate: int, stride: int, lookahead: int, synthesis: str = "hann",
-                  windows_per_call: int = 1, pipelined: bool = False) -> tuple[int, int, float]:
+                  windows_per_call: int = 1, pipelined: bool = False, block: int | None = None) -> tuple[int, int, float]:
     """(align, prefill, delay_fraction) of a stream at ``host_rate``: latency = align + prefill samples.
 
     align: the STFT delay in host samples (rounded up; the fraction below it goes into the mask's phase);
     prefill: the worst holdback of resampler up + core + resampler down, in host samples.
+    block: StreamConfig.block; it shortens the core's holdback at the model's own rate only.
     """
     from .resample import measure_holdback
     from .stft import stft_delay
 
     rate = profile.sample_rate
     base_align = stft_delay(profile.n_fft, profile.hop_length, synthesis)
-    core = core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined)
     if host_rate == rate:
-        return base_align, core, 0.0
+        return base_align, core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined, block), 0.0
+    core = core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined)
     # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
     align = -(-base_align * host_rate // rate)
     delta = align * rate / host_rate - base_align
@@ -111,7 +130,8 @@ def stream_delays(profile, host_rate: int, stride: int, lookahead: int, synthesi
 def latency(profile, config: StreamConfig, host_rate: int) -> int:
     """Algorithmic latency in host samples of the stream mode with ``config`` (what StreamSeparator.latency is)."""
     config.check(profile)
-    align, prefill, _ = stream_delays(profile, int(host_rate), config.stride, config.lookahead, config.synthesis)
+    align, prefill, _ = stream_delays(profile, int(host_rate), config.stride, config.lookahead, config.synthesis,
+                                      block=config.block)
     return align + prefill
 
 

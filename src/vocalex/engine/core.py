@@ -122,6 +122,8 @@ class MaskingCore:
     spans seconds of frames to estimate the spatial covariance from).
     ``n_frames``: frames per model window, the profile's unless given (offline
     mode passes a dynamic-frames model's ``offline_frames``).
+    ``block``: every input holds a multiple of this many samples (StreamConfig.block), which
+    shortens the holdback (config.core_holdback); None for any size.
     ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
     for the live path) or "numpy" (their vectorised twins in npkernels.py: no
     numba start-up, for the offline path, which feeds hundreds of frames at a time).
@@ -129,7 +131,7 @@ class MaskingCore:
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
                  pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None):
+                 n_frames: int | None = None, block: int | None = None):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -161,7 +163,7 @@ class MaskingCore:
             raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
         self.align = stft_delay(self.n_fft, self.hop, synthesis)
-        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined)
+        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, block)
         self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
         s = self.frames_per_call
         self._worker = self._running = None

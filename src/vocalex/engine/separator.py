@@ -93,6 +93,8 @@ def separate_blocks(
 def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | OfflineConfig) -> StreamSeparator:
     """The StreamSeparator that runs ``config``: the live path's stream, or offline mode's centred windows."""
     if isinstance(config, StreamConfig):
+        # (config.block is left out: it only shortens the latency, which a file's separation removes anyway,
+        # and a file's last block has whatever size is left)
         return StreamSeparator(model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis)
     if isinstance(config, OfflineConfig):
         return offline_stream(model, sample_rate, channels, context=config.context, wiener=config.wiener)
@@ -191,7 +193,8 @@ class Separator:
         the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
         config = config or StreamConfig(stride, lookahead, synthesis)
-        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis)
+        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
+                               block=config.block)
 
     def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
         """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""

@@ -121,9 +121,11 @@ class StreamSeparator:
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
                  pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None):
+                 n_frames: int | None = None, block: int | None = None):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames)
+        StreamConfig(int(stride), int(lookahead), synthesis, block)  # validates block
+        self.block = None if block is None else int(block)  # blocks must hold a multiple of it (StreamConfig.block)
         self.model = model
         self.profile = profile
         self.sample_rate = int(sample_rate)
@@ -135,7 +137,8 @@ class StreamSeparator:
         if self.sample_rate == rate:
             self._up = self._down = None
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
-                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames)
+                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames,
+                                     block=self.block)
             align, prefill = self._core.align, self._core.holdback
         else:
             if kernels == "numpy":
@@ -204,6 +207,9 @@ class StreamSeparator:
         x = self._check_block(block)
         self._one_d = block.ndim == 1
         n = len(x)
+        if self.block is not None and n % self.block:
+            # its latency was planned for such blocks: another size would leave the output short
+            raise UsageError(f"this stream takes blocks of a multiple of {self.block} samples (its block setting), got {n}")
         if out is not None:
             vocals, accompaniment = (self._out_buffer(out, key, n) for key in ("vocals", "accompaniment"))
         else:
@@ -243,7 +249,10 @@ class StreamSeparator:
     def flush(self) -> dict:
         """Drain: returns the last ``latency`` output samples (input padded with silence), then resets."""
         # The tail has the shape of the blocks given so far: (frames,) after 1-D blocks.
-        shape = (self.latency,) if self._one_d else (self.latency, self.channels)
+        n = self.latency
+        if self.block is not None:  # whole blocks only: pad the silence, keep the first `latency` samples
+            n = -(-n // self.block) * self.block
+        shape = (n,) if self._one_d else (n, self.channels)
         tail = self.process(np.zeros(shape, dtype=np.float32))
         self.reset()
-        return tail
+        return {stem: out[: self.latency] for stem, out in tail.items()}

@@ -88,6 +88,11 @@ class SeparationWorker:
             self.resync()
             return True
         n = min(available, self._max_chunk)
+        aligned = getattr(self.stream, "block", None)
+        if aligned is not None:  # a stream planned for whole device blocks (StreamConfig.block)
+            n -= n % aligned
+            if n == 0:
+                return False
         block = self._in_scratch[:n]
         position = in_ring.read(block)
         if in_ring.lapped(position):  # overwritten while we copied
