@@ -104,6 +104,13 @@ def plot_sdr_vs_latency(series: dict, out, references: dict | None = None, title
         else:
             ax.plot([], [], label=f"{label} ({value:.2f} dB, off scale)", **style)
     ax.set_ylim(lo, hi)
+    xs_all = [p[0] for points in series.values() for p in points]
+    if xs_all and max(xs_all) > 4 * min(xs_all):  # live models at tens of ms beside the hq model at hundreds
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(int(v))[0] in "2345" else ""))
     ax.set_xlabel("end-to-end latency (ms): algorithmic + compute headroom + device buffers")
     ax.set_ylabel("vocals SDR, median over tracks (dB)")
     ax.set_title(title or "vocals SDR against latency", fontsize=10)
