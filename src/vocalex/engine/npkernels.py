@@ -6,11 +6,13 @@ call, where vectorised numpy is as fast, and it needs neither numba's import
 (0.3-0.5 s), rocket-fft's scipy import (as much again) nor the first-call
 loading of numba's cache: for a one-file process that start-up was most of its
 wall time. Each class / function here computes what its numba twin in
-stft.py / stream.py / resample.py computes, in the same precision (float32
-FFTs, float64 overlap-add and resampler accumulators), with the same
-framing, state and results up to float32 rounding (~1e-7: the FFT library,
-the summation order, a float32 analysis window); tests/test_npkernels.py
-holds them to that.
+stft.py / stream.py / resample.py computes, with the same framing, state
+and results up to float32 rounding (~1e-7: the FFT library, the summation
+order; the analysis FFT runs in float64 here, numpy's faster one, and is
+rounded to complex64 as the kernel's; overlap-add and resampler accumulators
+are float64 in both); tests/test_npkernels.py holds them to that. Large work
+buffers are made once per object: on a VM every fresh megabyte temporary paid
+page faults that took as long as the transform written into it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ class StftAnalyzer:
         self.n_fft, self.hop, self.channels = n_fft, hop, channels
         self.n_freqs = n_fft // 2 + 1
         self.max_frames = max_frames
-        # float32 window and samples: the kernel rounds float64 products to float32, this rounds the window
-        # first (<= 1 ulp apart) and moves half the bytes, which is most of this loop's time.
-        self.window = hann_periodic(n_fft).astype(np.float32)
+        # The windowed frames go into a float64 scratch made once: numpy's float64 rfft is ~4x faster here than its
+        # float32 one, and a fresh 1 MB temporary per chunk costs as much again in page faults on a VM (both
+        # measured: 0.4 vs 1.6 ms per 128 stereo frames). The FFT's result is rounded to complex64, as the kernel's.
+        self.window = hann_periodic(n_fft)
+        self._frames = np.empty((_FRAME_CHUNK, channels, n_fft))
         self.reset()
 
     def reset(self) -> None:
@@ -60,8 +64,9 @@ class StftAnalyzer:
                 if not signal[first + hop * lo:first + hop * (hi - 1) + n_fft].any():
                     out[lo:hi] = 0.0  # digital silence (a file's flushed tail): its spectrum is zero, skip the FFT
                     continue
-                windowed = views[first + hop * lo:first + hop * (hi - 1) + 1:hop] * self.window  # (hi - lo, channels, n_fft)
-                out[lo:hi] = np.fft.rfft(windowed, axis=-1)  # float32 FFT, as the kernel's scratch
+                windowed = self._frames[: hi - lo]  # (hi - lo, channels, n_fft)
+                np.multiply(views[first + hop * lo:first + hop * (hi - 1) + 1:hop], self.window, out=windowed)
+                out[lo:hi] = np.fft.rfft(windowed, axis=-1)
         self._last = signal[-n_fft:].copy()
         self._since = self._since + consumed - frames * hop
         return consumed, frames
@@ -79,6 +84,11 @@ class OlaSynthesizer:
 
     def reset(self) -> None:
         self._acc = np.zeros((self.channels, self.n_fft))  # pending sums, oldest sample first
+        # Work buffers kept between calls (grown when a call brings more frames): fresh megabyte temporaries per
+        # call cost page faults that, on a VM, took as long as the transforms themselves (see StftAnalyzer).
+        self._ext = np.zeros((self.channels, 0))
+        self._time = np.empty((_FRAME_CHUNK, self.channels, self.n_fft), dtype=np.float32)
+        self._windowed = np.empty((_FRAME_CHUNK, self.channels, self.n_fft))
 
     def push(self, spec: np.ndarray, out: np.ndarray) -> None:
         """spec: complex64 (n_frames, channels, n_freqs) -> out: float32 (n_frames * hop, channels)."""
@@ -87,13 +97,18 @@ class OlaSynthesizer:
             return
         hop, n_fft, c = self.hop, self.n_fft, self.channels
         span = (frames - 1) * hop + n_fft
-        ext = np.zeros((c, span + hop))
+        if self._ext.shape[1] < span + hop:
+            self._ext = np.zeros((c, span + hop))
+        ext = self._ext[:, : span + hop]
         ext[:, :n_fft] = self._acc
+        ext[:, n_fft:] = 0.0
         for lo in range(0, frames, _FRAME_CHUNK):
             hi = min(frames, lo + _FRAME_CHUNK)
             if not spec[lo:hi].any():
                 continue  # silent frames add nothing
-            time = np.fft.irfft(spec[lo:hi], n_fft, axis=-1) * self.window  # (hi - lo, channels, n_fft), float64
+            # (hi - lo, channels, n_fft): float32 inverse FFT of the complex64 frames, times the float64 window
+            time = np.multiply(np.fft.irfft(spec[lo:hi], n_fft, axis=-1, out=self._time[: hi - lo]), self.window,
+                               out=self._windowed[: hi - lo])
             if n_fft % hop == 0:
                 # Frame f lands on hop-blocks f .. f + r - 1; adding the blocks with r descending adds
                 # the frames in ascending order, the kernel's summation order.
