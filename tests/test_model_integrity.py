@@ -142,3 +142,10 @@ def test_cli_stops_at_a_corrupted_model_before_the_second_file(tiny_model, tmp_p
     assert proc.returncode == 6, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "corrupted" in proc.stderr  # one line, not one per file
     assert not (tmp_path / "out").exists()
+
+
+def test_a_corrupted_model_is_named_even_when_the_inputs_fail_first(tiny_model, tmp_path):
+    bad = copy_model(tiny_model, tmp_path / "bad.onnx", corrupt)
+    proc = vocalex("separate", tmp_path / "missing.wav", "-o", tmp_path / "out", "--model", bad, "-q")
+    assert proc.returncode == 6, proc.stderr  # the model's problem, as when it was loaded before any file
+    assert "corrupted" in proc.stderr and "missing.wav" in proc.stderr

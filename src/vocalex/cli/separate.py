@@ -107,6 +107,14 @@ def run(args) -> int:
                 failures.append((path, exc.exit_code))
                 continue
             progress.done(result)
+        if failures:
+            # Inputs that failed before their first model call never waited for the model: a broken model
+            # is still the problem to name (exit 6), as when it was loaded before any file.
+            try:
+                separator.model.ready()
+            except ModelError as exc:
+                progress.fail(None, exc)
+                return exc.exit_code
     return _summary(failures, inputs)
 
 
