@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -224,7 +223,7 @@ class OnnxModel:
 
     def __init__(self, path: Path, session, profile: ModelProfile, provider: str, channels: int,
                  weights_sha256: str | None = None, offline_frames: int | None = None):
-        """session: an ONNX Runtime session, or a Future of (session, weights_sha256) still being built
+        """session: an ONNX Runtime session, or a _Building of (session, weights_sha256) still being built
         (:meth:`load` with ``background=True``): the first use of either waits for it."""
         if channels not in (1, 2):
             raise ModelError(f"{path}: a model example holds 1 or 2 audio channels, not {channels}")
@@ -241,7 +240,7 @@ class OnnxModel:
     @property
     def session(self):
         """The ONNX Runtime session; waits for a background load to finish (its ModelError is raised here)."""
-        if isinstance(self._session, Future):
+        if isinstance(self._session, _Building):
             self._session, self._weights_sha256 = self._session.result()
         return self._session
 
@@ -305,21 +304,16 @@ class OnnxModel:
         except ProtoError as exc:
             raise ModelError(f"{path} is not a readable ONNX model ({exc})") from None
         declared = _contract(path, meta, dims)
-        future: Future = Future()
 
-        def build() -> None:
-            try:
-                session, sha256, found = _open_session(path, options, ort_provider, data, meta)
-                if found != declared:  # the header reader and ONNX Runtime must see the same contract
-                    raise ModelError(f"{path}: its graph does not match its header ({found} vs {declared})")
-                _warm_up(session, declared[0], declared[1])
-                future.set_result((session, sha256))
-            except BaseException as exc:  # delivered to the first user of the session
-                future.set_exception(exc)
+        def build():
+            session, sha256, found = _open_session(path, options, ort_provider, data, meta)
+            if found != declared:  # the header reader and ONNX Runtime must see the same contract
+                raise ModelError(f"{path}: its graph does not match its header ({found} vs {declared})")
+            _warm_up(session, declared[0], declared[1])
+            return session, sha256
 
-        threading.Thread(target=build, name="vocalex-model-load", daemon=True).start()
         profile, channels, offline = declared
-        return cls(path, future, profile, provider, channels, None, offline)
+        return cls(path, _Building(build), profile, provider, channels, None, offline)
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
@@ -359,6 +353,33 @@ class OnnxModel:
         d["provider"] = self.provider
         d["channels"] = self.channels
         return d
+
+
+class _Building:
+    """``fn()`` running in a daemon thread; ``result()`` waits for its value or raises its exception.
+
+    (concurrent.futures would do, but importing it costs `vocalex info`, which reads this module, ~3 ms.)
+    """
+
+    def __init__(self, fn):
+        self._done = threading.Event()
+        self._value = self._error = None
+
+        def run():
+            try:
+                self._value = fn()
+            except BaseException as exc:  # delivered to whoever waits
+                self._error = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name="vocalex-model-load", daemon=True).start()
+
+    def result(self):
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _contract(path: Path, meta: dict[str, str], dims) -> tuple[ModelProfile, int, int]:
