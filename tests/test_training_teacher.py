@@ -158,3 +158,13 @@ def test_train_config_refuses_bad_teacher_settings(tmp_path):
     for bad in (dict(teacher_prob=1.5), dict(teacher_weight=-0.1)):
         with pytest.raises(UsageError):
             TrainConfig(data=["x"], out=str(tmp_path), **bad)
+
+
+def test_vocalex_train_refuses_a_bad_teacher_option(tmp_path):
+    import subprocess
+    import sys
+
+    for args, says in ((["--teacher-prob", "1.5"], "--teacher-prob"), (["--teacher-weight", "-1"], "--teacher-weight")):
+        proc = subprocess.run([sys.executable, "-m", "vocalex.cli.main", "train", "--data", str(tmp_path), "--out",
+                               str(tmp_path / "run"), *args], capture_output=True, text=True)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
