@@ -68,8 +68,9 @@ def register(subparsers) -> None:
                    help="distillation: also train on the (mixture, teacher vocals) pairs of DIR "
                         "(built by benchmarks/teacher_cache.py with the hq model)")
     p.add_argument("--teacher-prob", type=float, default=0.5, help="share of examples from --teacher-cache (default 0.5)")
-    p.add_argument("--teacher-weight", type=float, default=1.0,
-                   help="target = w * teacher + (1 - w) * true vocals where a cache entry has them (default 1)")
+    p.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="target = w * teacher + (1 - w) * true vocals where a cache entry has them (default 0.5: "
+                        "the teacher alone did worse on a dev split, see MODEL_CARD.md)")
     p.add_argument("--valid-data", nargs="*", default=[], metavar="PATH",
                    help="validate on every track of PATH (a dev split) instead of the validation split of --data")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -74,7 +74,7 @@ class TrainConfig:
     init: str | None = None         # "hq": start from Spleeter's pretrained 2-stem U-Nets (the hq model)
     teacher_cache: str | None = None  # distillation: a folder of (mixture, teacher vocals) pairs (training/teacher.py)
     teacher_prob: float = 0.5       # share of the examples drawn from the teacher cache
-    teacher_weight: float = 1.0     # target = w * teacher + (1 - w) * true vocals, where an entry has them
+    teacher_weight: float = 0.5     # target = w * teacher + (1 - w) * true vocals, where an entry has them (0.5: dev split, MODEL_CARD.md)
     valid_data: list[str] = field(default_factory=list)  # validate on every track of these instead of --data's valid split
 
     def __post_init__(self):
