@@ -102,7 +102,7 @@ def main(argv=None) -> int:
         cache.add(f"remix-{k:04d}", mix, v, source="musdb remix", tracks=[names[i], names[j]], licence=musdb_lic)
     log(f"remixes: {args.remixes}")
 
-    def crops(files, count, prefix):
+    def crops(files, count):
         audio = [(f, _stereo(cached_file(f, RATE).astype(np.float32))) for f in files]
         length = int(args.seconds * RATE)
         for k in range(count):
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
 
     instr = [f for p in args.instrumental for f in (list_audio_files(p)[0] if Path(p).is_dir() else [Path(p)])]
     if instr:
-        for k, f, a in crops(instr, args.instrumental_mixes, "instr"):
+        for k, f, a in crops(instr, args.instrumental_mixes):
             i = int(rng.integers(len(names)))
             v = _fit(stems[names[i]]["vocals"], len(a)) * _db(rng)
             mix, v = _limit(v + a * _db(rng), v)
