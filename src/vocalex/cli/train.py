@@ -64,6 +64,15 @@ def register(subparsers) -> None:
                    help="start from a pretrained network: hq = Spleeter's 2-stem U-Nets (fixes --profile spleeter4096 "
                         "and --stereo; needs pip install 'vocalex[hq]'); its data/licence metadata then name MUSDB18's "
                         "non-commercial terms")
+    p.add_argument("--teacher-cache", default=None, metavar="DIR",
+                   help="distillation: also train on the (mixture, teacher vocals) pairs of DIR "
+                        "(built by benchmarks/teacher_cache.py with the hq model)")
+    p.add_argument("--teacher-prob", type=float, default=0.5, help="share of examples from --teacher-cache (default 0.5)")
+    p.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="target = w * teacher + (1 - w) * true vocals where a cache entry has them (default 0.5: "
+                        "the teacher alone did worse on a dev split, see MODEL_CARD.md)")
+    p.add_argument("--valid-data", nargs="*", default=[], metavar="PATH",
+                   help="validate on every track of PATH (a dev split) instead of the validation split of --data")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -88,6 +97,8 @@ def run(args) -> int:
         instrumental_prob=args.instrumental_prob, cache=args.cache, threads=args.threads, valid_modes=modes, stream_valid_every=args.stream_valid_every,
         channels=2 if args.stereo else 1, device=args.device, amp=not args.no_amp, ema=args.ema, model_version=args.model_version,
         training_data=args.training_data, licence=args.licence, init=args.init,
+        teacher_cache=args.teacher_cache, teacher_prob=args.teacher_prob, teacher_weight=args.teacher_weight,
+        valid_data=list(args.valid_data),
     )
     result = train(cfg, resume=args.resume, quiet=args.quiet)
     best = f", best validation vocals SDR {result['best']:.2f} dB" if result["best"] is not None else ""

@@ -72,6 +72,10 @@ class TrainConfig:
     training_data: str = ""
     licence: str = ""
     init: str | None = None         # "hq": start from Spleeter's pretrained 2-stem U-Nets (the hq model)
+    teacher_cache: str | None = None  # distillation: a folder of (mixture, teacher vocals) pairs (training/teacher.py)
+    teacher_prob: float = 0.5       # share of the examples drawn from the teacher cache
+    teacher_weight: float = 0.5     # target = w * teacher + (1 - w) * true vocals, where an entry has them (0.5: dev split, MODEL_CARD.md)
+    valid_data: list[str] = field(default_factory=list)  # validate on every track of these instead of --data's valid split
 
     def __post_init__(self):
         if self.init not in INIT_CHOICES:
@@ -98,6 +102,9 @@ class TrainConfig:
             raise UsageError(f"channels must be 1 (mono network) or 2 (stereo network), got {self.channels}")
         if self.lr <= 0:
             raise UsageError(f"--lr must be positive, got {self.lr}")
+        for name in ("teacher_prob", "teacher_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -152,6 +159,24 @@ def build_pool(cfg: TrainConfig, log=print) -> StemPool:
     log(f"data: {len(pool)} tracks, {len(pool.extra_vocals)} extra vocals, "
         f"{len(pool.extra_accompaniment)} extra accompaniment files ready in {time.time() - t0:.1f} s")
     return pool
+
+
+def teacher_sampler(cfg: TrainConfig, sampler: MixSampler, log=print):
+    """``sampler`` joined by crops of the teacher cache (distillation), in the share ``cfg.teacher_prob``."""
+    from vocalex.data.splits import VALID_NAMES
+
+    from .teacher import BlendSampler, TeacherSampler, load_teacher_cache
+
+    if PROFILES[cfg.profile].sample_rate != 44100:
+        raise UsageError(f"--teacher-cache holds 44.1 kHz audio; profile {cfg.profile} runs at another rate")
+    # Entries built from a validation track are never trained on, whoever built the cache.
+    entries = load_teacher_cache(cfg.teacher_cache, exclude=set(VALID_NAMES))
+    hours = sum(e.mixture.shape[0] for e in entries) / 44100 / 3600
+    log(f"teacher cache {cfg.teacher_cache}: {len(entries)} mixtures, {hours:.2f} h, "
+        f"{sum(e.vocals is not None for e in entries)} with true vocals; share {cfg.teacher_prob}, weight {cfg.teacher_weight}")
+    teacher = TeacherSampler(entries, sampler.length, teacher_weight=cfg.teacher_weight,
+                             instrumental_prob=cfg.instrumental_prob)
+    return BlendSampler(sampler, teacher, cfg.teacher_prob)
 
 
 def spectrogram_batch(batch: dict[str, np.ndarray], profile, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -368,6 +393,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     sampler = MixSampler(pool, crop_samples(profile), AugmentConfig(remix_prob=cfg.remix_prob, extra_prob=cfg.extra_prob,
                                                                     instrumental_prob=cfg.instrumental_prob),
                          seed=cfg.seed + 1000 * rank)
+    if cfg.teacher_cache:
+        sampler = teacher_sampler(cfg, sampler, log)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -448,7 +475,8 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
                     if clips is None:
                         from .validate import load_clips
 
-                        clips = load_clips(cfg.data, profile.sample_rate, cfg.cache)
+                        clips = (load_clips(cfg.valid_data, profile.sample_rate, cfg.cache, split=None) if cfg.valid_data
+                                 else load_clips(cfg.data, profile.sample_rate, cfg.cache))
                     best = _validate(model, average, cfg, clips, step, best, runlog, out, optimizer, sampler, log)
                 if world > 1:
                     torch.distributed.barrier()
