@@ -124,12 +124,12 @@ def main(argv=None) -> int:
     import importlib.util
 
     compileall.compile_dir(str(Path(importlib.util.find_spec("vocalex").origin).parent), quiet=1)
-    result_bytecode = "byte-compiled (compileall) before timing, as pip does at install"
     tmp = Path(tempfile.mkdtemp(prefix="vocalex-startup-"))
     try:
         clips = decode_clips(args.data, args.clips, tmp)
         result = {"schema": "vocalex.bench_startup/1", "machine": machine, "repeat": args.repeat, "clips": len(clips),
-                  "clip_seconds": 0.0, "bytecode": result_bytecode}
+                  "clip_seconds": 0.0,
+                  "bytecode": "byte-compiled (compileall) before timing, as pip does at install"}
         import soundfile as sf
 
         result["clip_seconds"] = sum(sf.info(str(c)).duration for c in clips) / len(clips)

@@ -142,9 +142,15 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 def _read_header(model) -> tuple[Path, dict[str, str], list | None]:
     """(path, metadata, first input's dims) from the file itself: no onnx import, no session (engine/onnx_meta.py)."""
+    path = resolve_model_path(model)
+    _, meta, dims = _read_file(path)
+    return path, meta, dims
+
+
+def _read_file(path: Path) -> tuple[bytes, dict[str, str], list | None]:
+    """(the file's bytes, metadata, first input's dims); ModelError when it cannot be read or parsed."""
     from .onnx_meta import ProtoError, read_header
 
-    path = resolve_model_path(model)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -153,7 +159,7 @@ def _read_header(model) -> tuple[Path, dict[str, str], list | None]:
         meta, dims = read_header(data)
     except ProtoError as exc:
         raise ModelError(f"{path} is not a readable ONNX model ({exc})") from None
-    return path, meta, dims
+    return data, meta, dims
 
 
 def read_description(model: str | os.PathLike | None) -> tuple[Path, ModelProfile, int | None, dict[str, str]]:
@@ -293,16 +299,7 @@ class OnnxModel:
             session, sha256, (profile, channels, offline) = _open_session(path, options, ort_provider)
             return cls(path, session, profile, provider, channels, sha256, offline)
 
-        from .onnx_meta import ProtoError, read_header
-
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            meta, dims = read_header(data)
-        except ProtoError as exc:
-            raise ModelError(f"{path} is not a readable ONNX model ({exc})") from None
+        data, meta, dims = _read_file(path)
         declared = _contract(path, meta, dims)
 
         def build():

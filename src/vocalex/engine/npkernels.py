@@ -80,15 +80,15 @@ class OlaSynthesizer:
         self.n_fft, self.hop, self.channels = n_fft, hop, channels
         self.window = hann_periodic(n_fft)
         self.inv_weight = 1.0 / overlap_weight(self.window, hop)
+        # Work buffers kept between calls and resets (grown when a call brings more frames): fresh megabyte
+        # temporaries per call cost page faults that, on a VM, took as long as the transforms (see StftAnalyzer).
+        self._ext = np.zeros((channels, 0))
+        self._time = np.empty((_FRAME_CHUNK, channels, n_fft), dtype=np.float32)
+        self._windowed = np.empty((_FRAME_CHUNK, channels, n_fft))
         self.reset()
 
     def reset(self) -> None:
         self._acc = np.zeros((self.channels, self.n_fft))  # pending sums, oldest sample first
-        # Work buffers kept between calls (grown when a call brings more frames): fresh megabyte temporaries per
-        # call cost page faults that, on a VM, took as long as the transforms themselves (see StftAnalyzer).
-        self._ext = np.zeros((self.channels, 0))
-        self._time = np.empty((_FRAME_CHUNK, self.channels, self.n_fft), dtype=np.float32)
-        self._windowed = np.empty((_FRAME_CHUNK, self.channels, self.n_fft))
 
     def push(self, spec: np.ndarray, out: np.ndarray) -> None:
         """spec: complex64 (n_frames, channels, n_freqs) -> out: float32 (n_frames * hop, channels)."""

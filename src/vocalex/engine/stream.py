@@ -93,7 +93,8 @@ class SampleFifo:
         self._start += n
 
 
-def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None) -> None:
+def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None,
+                      block: int | None = None) -> None:
     """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
     for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -102,7 +103,7 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frame
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    StreamConfig(int(stride), int(lookahead)).check(profile, n_frames)
+    StreamConfig(int(stride), int(lookahead), block=block).check(profile, n_frames)
 
 
 class StreamSeparator:
@@ -123,8 +124,7 @@ class StreamSeparator:
                  pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
                  n_frames: int | None = None, block: int | None = None):
         profile = model.profile
-        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames)
-        StreamConfig(int(stride), int(lookahead), synthesis, block)  # validates block
+        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames, block)
         self.block = None if block is None else int(block)  # blocks must hold a multiple of it (StreamConfig.block)
         self.model = model
         self.profile = profile

@@ -27,6 +27,7 @@ class SeparationWorker:
                  resync_lag: int):
         channels = in_ring.channels
         self.stream = stream
+        self._aligned = getattr(stream, "block", None)  # StreamConfig.block of the stream, if it has one
         self._in_ring, self._out_ring, self._played_ring = in_ring, out_ring, played_ring
         self.stats = stats
         self.gains = gains
@@ -88,9 +89,8 @@ class SeparationWorker:
             self.resync()
             return True
         n = min(available, self._max_chunk)
-        aligned = getattr(self.stream, "block", None)
-        if aligned is not None:  # a stream planned for whole device blocks (StreamConfig.block)
-            n -= n % aligned
+        if self._aligned is not None:  # a stream planned for whole device blocks (StreamConfig.block)
+            n -= n % self._aligned
             if n == 0:
                 return False
         block = self._in_scratch[:n]

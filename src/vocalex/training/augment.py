@@ -36,6 +36,20 @@ def activity(audio: np.ndarray) -> np.ndarray:
     return (db > db.max() - ACTIVE_DB_BELOW_PEAK) & (db > ACTIVE_DB_FLOOR)
 
 
+def padded_crop(audio: np.ndarray, start: int, length: int) -> np.ndarray:
+    """audio[start:start + length] of a (frames, channels) recording as float32, zero-padded if it ends sooner."""
+    seg = audio[start: start + length].astype(np.float32)
+    if seg.shape[0] < length:
+        seg = np.concatenate([seg, np.zeros((length - seg.shape[0], seg.shape[1]), np.float32)])
+    return seg
+
+
+def active_share(active: np.ndarray, start: int, length: int) -> float:
+    """Share of the activity blocks (see :func:`activity`) of a crop that are audible."""
+    a = active[start // ACTIVITY_BLOCK: (start + length) // ACTIVITY_BLOCK]
+    return float(a.mean()) if a.size else 0.0
+
+
 @dataclass
 class Source:
     """One stem recording: float16/32 (frames, channels), with its activity blocks."""
@@ -110,14 +124,10 @@ class MixSampler:
         """A (length, channels) float32 crop (zero-padded if the source is short) and its start."""
         if start is None:
             start = int(self.rng.integers(0, max(1, src.frames - self.length + 1)))
-        seg = src.audio[start: start + self.length].astype(np.float32)
-        if seg.shape[0] < self.length:
-            seg = np.concatenate([seg, np.zeros((self.length - seg.shape[0], seg.shape[1]), np.float32)])
-        return seg, start
+        return padded_crop(src.audio, start, self.length), start
 
     def _active_share(self, src: Source, start: int) -> float:
-        a = src.active[start // ACTIVITY_BLOCK: (start + self.length) // ACTIVITY_BLOCK]
-        return float(a.mean()) if a.size else 0.0
+        return active_share(src.active, start, self.length)
 
     def _pick_vocals(self, want_silent: bool) -> tuple[Source, int | None, int]:
         """The vocal source, its crop start and the track index it came from (-1 = extra material)."""

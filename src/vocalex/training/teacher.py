@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .augment import Source
+from .augment import AugmentConfig, Source, active_share, padded_crop
 
 TEACHER_RATE = 44100
 MANIFEST = "manifest.json"
@@ -121,8 +121,9 @@ class TeacherSampler:
     """
 
     def __init__(self, entries: list[TeacherEntry], length: int, teacher_weight: float = 1.0, seed: int = 0,
-                 gain_db: tuple[float, float] = (-9.0, 3.0), swap_prob: float = 0.5, mono_prob: float = 0.1,
-                 instrumental_prob: float = 0.1, min_active: float = 0.5, tries: int = 10):
+                 gain_db: tuple[float, float] = AugmentConfig.gain_db, swap_prob: float = AugmentConfig.swap_prob,
+                 mono_prob: float = AugmentConfig.mono_prob, instrumental_prob: float = AugmentConfig.instrumental_prob,
+                 min_active: float = AugmentConfig.min_active, tries: int = AugmentConfig.tries):
         if not entries:
             raise ValueError("no teacher entries")
         if not 0.0 <= teacher_weight <= 1.0:
@@ -135,23 +136,16 @@ class TeacherSampler:
         self.rng = np.random.default_rng(seed)
 
     def _pick(self) -> tuple[TeacherEntry, int]:
-        from .augment import ACTIVITY_BLOCK
-
         want_silent = self.rng.random() < self.instrumental_prob
         for _ in range(self.tries):
             e = self.entries[self.rng.choice(len(self.entries), p=self.p)]
             start = int(self.rng.integers(0, max(1, e.mixture.shape[0] - self.length + 1)))
-            a = e.active[start // ACTIVITY_BLOCK: (start + self.length) // ACTIVITY_BLOCK]
-            share = float(a.mean()) if a.size else 0.0
-            if (share < self.min_active) == want_silent:
+            if (active_share(e.active, start, self.length) < self.min_active) == want_silent:
                 break
         return e, start
 
     def _crop(self, x: np.ndarray, start: int) -> np.ndarray:
-        seg = x[start: start + self.length].astype(np.float32)
-        if seg.shape[0] < self.length:
-            seg = np.concatenate([seg, np.zeros((self.length - seg.shape[0], seg.shape[1]), np.float32)])
-        return seg
+        return padded_crop(x, start, self.length)
 
     def sample(self) -> dict[str, np.ndarray]:
         """{"mixture", "vocals"}: float32 (length, 2); "vocals" is the training target."""
