@@ -1,7 +1,8 @@
 """Audio files in and out, block by block, checked at the boundary.
 
-Reading: anything libsndfile reads (wav, flac, ogg, mp3, aiff, ...), every
-integer or float subtype, and what it cannot (m4a/AAC/ALAC, mp4, webm, ...)
+Reading: plain WAVs through engine/wavfile.py (no libsndfile import: a
+one-file run's start-up), anything else libsndfile reads (flac, ogg, mp3, aiff,
+...), every integer or float subtype, and what it cannot (m4a/AAC/ALAC, mp4, webm, ...)
 through FFmpeg (engine/decode.py), delivered as float32 (frames, channels)
 blocks, so a one-hour file never has to fit in memory. Problems become one-line errors:
 missing / unreadable / empty / not audio -> AudioInputError; channels outside
@@ -29,7 +30,7 @@ import numpy as np
 
 from .errors import AudioInputError, InvalidSamplesError, OutputError, UnsupportedAudioError
 from .stream import MAX_CHANNELS, MAX_RATE, MIN_RATE
-from .wavfile import FloatWavWriter
+from .wavfile import FloatWavWriter, WavReader, riff_chunks
 
 READ_BLOCK = 65536  # frames per block read from a file
 FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
@@ -40,8 +41,6 @@ class AudioReader:
     """An open input file: ``sample_rate``, ``channels``, ``frames``, ``blocks()``. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike):
-        import soundfile as sf
-
         self.path = Path(path)
         if not self.path.exists():
             raise AudioInputError(f"{self.path}: no such file")
@@ -51,16 +50,13 @@ class AudioReader:
             raise AudioInputError(f"{self.path}: file is empty")
         if not os.access(self.path, os.R_OK):
             raise AudioInputError(f"{self.path}: permission denied")
-        try:
-            self._file = sf.SoundFile(str(self.path))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            self._file = self._ffmpeg_or_raise(exc)
+        self._file = self._open()
         self.sample_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
         self.frames = int(self._file.frames)
         self.format = self._file.format
-        # What the file promises: libsndfile's count, or a WAV / AIFF header's when libsndfile cut it to the file size.
-        self.promised_frames = max(self.frames, header_frames(self.path) or 0) if isinstance(self._file, sf.SoundFile) else 0
+        # What the file promises: the readers count a cut WAV's or AIFF's frames from the file size, its header more.
+        self.promised_frames = 0 if isinstance(self._file, _FfmpegFile) else max(self.frames, header_frames(self.path) or 0)
         self.frames_read = 0
         try:
             if not 1 <= self.channels <= MAX_CHANNELS:
@@ -75,6 +71,21 @@ class AudioReader:
             self._file.close()
             raise
 
+    def _open(self):
+        """A plain WAV through engine/wavfile.py (no libsndfile import), else libsndfile, else FFmpeg."""
+        try:
+            wav = WavReader.open(self.path)
+        except OSError as exc:
+            raise AudioInputError(f"{self.path}: cannot read ({_first_line(exc)})") from None
+        if wav is not None:
+            return wav
+        import soundfile as sf
+
+        try:
+            return sf.SoundFile(str(self.path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            return self._ffmpeg_or_raise(exc)
+
     def _ffmpeg_or_raise(self, sf_error):
         """What libsndfile cannot open (m4a, mp4, webm, ...) goes to FFmpeg (engine/decode.py)."""
         from .decode import FfmpegReader
@@ -86,8 +97,6 @@ class AudioReader:
 
     def blocks(self, block_frames: int = READ_BLOCK):
         """Yield float32 (n, channels) blocks, each checked for NaN / Inf."""
-        import soundfile as sf
-
         position = 0
         decoded = self._file.reader.blocks(block_frames) if isinstance(self._file, _FfmpegFile) else None
         while True:
@@ -96,7 +105,7 @@ class AudioReader:
                     block = next(decoded, np.zeros((0, self.channels), np.float32))
                 else:
                     block = self._file.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
+            except (RuntimeError, OSError) as exc:  # soundfile.LibsndfileError is a RuntimeError
                 raise AudioInputError(f"{self.path}: read failed at {position / self.sample_rate:.2f} s ({_first_line(exc)})") from None
             if not len(block):
                 return
@@ -144,8 +153,6 @@ class AtomicAudioWriter:
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, fmt: str = "wav", expected_frames: int = 0):
-        import soundfile as sf
-
         if fmt not in FORMATS:
             raise OutputError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
         container, subtype = FORMATS[fmt]
@@ -163,6 +170,8 @@ class AtomicAudioWriter:
             if container == "WAV":  # our writer: libsndfile's float WAV header draws warnings (engine/wavfile.py)
                 self._file = FloatWavWriter(tmp, sample_rate, channels)
             else:
+                import soundfile as sf
+
                 self._file = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=channels, subtype=subtype,
                                           format=container)
         except Exception as exc:
@@ -242,7 +251,7 @@ def header_frames(path) -> int | None:
             head = f.read(12)
             kind, form = head[:4], head[8:12]
             if kind == b"FORM" and form in (b"AIFF", b"AIFC"):
-                for cid, _ in _chunks(f, "big"):
+                for cid, _ in riff_chunks(f, "big"):
                     if cid == b"COMM":
                         return int.from_bytes(f.read(6)[2:6], "big") or None  # numChannels (2), numSampleFrames (4)
                 return None
@@ -250,7 +259,7 @@ def header_frames(path) -> int | None:
                 return None
             endian = "big" if kind == b"RIFX" else "little"
             align = size = long_size = None
-            for cid, chunk_size in _chunks(f, endian):
+            for cid, chunk_size in riff_chunks(f, endian):
                 if cid == b"fmt ":
                     align = int.from_bytes(f.read(14)[12:14], endian)
                 elif cid == b"ds64":
@@ -263,19 +272,6 @@ def header_frames(path) -> int | None:
     if not align or size in (None, 0, 0xFFFFFFFF):
         return None
     return size // align
-
-
-def _chunks(f, endian: str):
-    """Yield (id, size) of the RIFF / IFF chunks after a 12-byte file header, f positioned at each chunk's body."""
-    pos = f.tell()
-    for _ in range(10000):  # a bound against garbage sizes
-        f.seek(pos)
-        header = f.read(8)
-        if len(header) < 8:
-            return
-        size = int.from_bytes(header[4:8], endian)
-        yield header[:4], size
-        pos += 8 + size + (size & 1)  # chunks are padded to an even length
 
 
 def _first_line(exc: BaseException) -> str:
