@@ -8,10 +8,9 @@ twins in npkernels.py (the offline path). Which frames a call emits: engine.conf
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
+from .background import InThread
 from .config import core_holdback, stream_output_frames
 from .jit import njit  # compiled on first call: the offline path never calls these
 from .model import rows_for
@@ -166,12 +165,8 @@ class MaskingCore:
         self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, block)
         self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
         s = self.frames_per_call
-        self._worker = self._running = None
-        if pipelined:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="vocalex-model")
-            weakref.finalize(self, self._worker.shutdown, wait=False)  # the thread ends with its separator
+        self._running = None
+        self._pipelined = bool(pipelined)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
@@ -224,7 +219,7 @@ class MaskingCore:
 
     def _model_step(self) -> int:
         """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
-        if self._worker is not None:
+        if self._pipelined:
             return self._pipelined_step()
         batch, needed = self._append_and_batch()
         mask = self.model.run(batch) if needed else None
@@ -237,7 +232,7 @@ class MaskingCore:
     def _pipelined_step(self) -> int:
         """One step behind: collect the previous call's mask, start this call, then synthesise the previous frames.
 
-        The model runs in the worker thread (ONNX Runtime releases the GIL) while
+        The model runs in a thread of its own (ONNX Runtime releases the GIL) while
         this thread overlap-adds the previous output and analyses the next input
         (numba, nogil), so a file keeps two cores busy. The order matters: the
         previous mask is applied before _append_frames moves the complex history on.
@@ -248,7 +243,7 @@ class MaskingCore:
             self._running = None
             emitted = self._mask_frames(running.result() if needed else None, needed)
         batch, needed = self._append_and_batch()
-        self._running = (self._worker.submit(self.model.run, batch) if needed else None, needed)
+        self._running = (InThread(lambda: self.model.run(batch), "vocalex-model") if needed else None, needed)
         self._refine(emitted)  # while the model runs: the frames it needs were copied out by _mask_frames
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])

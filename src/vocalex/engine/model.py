@@ -23,11 +23,11 @@ never guesses an STFT profile.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .background import InThread
 from .errors import ModelError, UsageError
 from .registry import default_model_path  # noqa: F401  (part of this module's API: where the bundled model is)
 
@@ -143,23 +143,34 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 def _read_header(model) -> tuple[Path, dict[str, str], list | None]:
     """(path, metadata, first input's dims) from the file itself: no onnx import, no session (engine/onnx_meta.py)."""
     path = resolve_model_path(model)
-    _, meta, dims = _read_file(path)
+    meta, dims = _header_of(path)
     return path, meta, dims
 
 
-def _read_file(path: Path) -> tuple[bytes, dict[str, str], list | None]:
-    """(the file's bytes, metadata, first input's dims); ModelError when it cannot be read or parsed."""
+def _header_of(path: Path) -> tuple[dict[str, str], list | None]:
+    """(metadata, first input's dims) of a model file; ModelError when it cannot be read or parsed.
+
+    The file is mapped, not read: the header walk skips the weights by their
+    length, so only the pages holding field headers are touched (reading the
+    bundled 9.8 MB model took a one-file run ~20 ms before its session build
+    could start; the hq model is 79 MB). The mapping is released with its last
+    reference when this call ends (not closed explicitly: a parse error's
+    traceback still holds views of it).
+    """
+    import mmap
+
     from .onnx_meta import ProtoError, read_header
 
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise ModelError(f"{path} is not a readable ONNX model (empty file)")
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return read_header(mapped)
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        meta, dims = read_header(data)
     except ProtoError as exc:
         raise ModelError(f"{path} is not a readable ONNX model ({exc})") from None
-    return data, meta, dims
 
 
 def read_description(model: str | os.PathLike | None) -> tuple[Path, ModelProfile, int | None, dict[str, str]]:
@@ -229,7 +240,7 @@ class OnnxModel:
 
     def __init__(self, path: Path, session, profile: ModelProfile, provider: str, channels: int,
                  weights_sha256: str | None = None, offline_frames: int | None = None):
-        """session: an ONNX Runtime session, or a _Building of (session, weights_sha256) still being built
+        """session: an ONNX Runtime session, or an InThread (engine/background.py) of (session, weights_sha256) still being built
         (:meth:`load` with ``background=True``): the first use of either waits for it."""
         if channels not in (1, 2):
             raise ModelError(f"{path}: a model example holds 1 or 2 audio channels, not {channels}")
@@ -246,7 +257,7 @@ class OnnxModel:
     @property
     def session(self):
         """The ONNX Runtime session; waits for a background load to finish (its ModelError is raised here)."""
-        if isinstance(self._session, _Building):
+        if isinstance(self._session, InThread):
             self._session, self._weights_sha256 = self._session.result()
         return self._session
 
@@ -268,8 +279,7 @@ class OnnxModel:
         separated 15-20 % faster with it off on the loaded 2-core machine, /proc load average ~12).
 
         background: return as soon as the file's header is read (profile, channels, offline window) and
-        build the session in a thread - checksum, ONNX Runtime's graph set-up, one call on zeros so the
-        first real call does not pay ONNX Runtime's first-run costs - while the caller goes on (a one-file
+        build the session in a thread - checksum, ONNX Runtime's graph set-up - while the caller goes on (a one-file
         ``vocalex separate`` imports its file reader, decodes and transforms the first seconds meanwhile;
         ONNX Runtime releases the GIL while it builds). A file the header reader cannot parse is refused
         here; a corrupted or mismatching graph raises its ModelError at the first use of the session
@@ -279,38 +289,26 @@ class OnnxModel:
             raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
         if threads is not None and threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
-        import onnxruntime as ort
-
         path = resolve_model_path(model)
         ort_provider = PROVIDERS[provider]
-        if ort_provider not in ort.get_available_providers():
-            raise UsageError(
-                f"provider {provider!r} is not available in this onnxruntime "
-                f"(available: {', '.join(ort.get_available_providers())}); install onnxruntime-gpu for cuda"
-            )
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if not spinning:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        _check_provider(provider, ort_provider)
+        options = _options(threads, spinning)
         if not background:
             session, sha256, (profile, channels, offline) = _open_session(path, options, ort_provider)
             return cls(path, session, profile, provider, channels, sha256, offline)
 
-        data, meta, dims = _read_file(path)
-        declared = _contract(path, meta, dims)
+        declared = _contract(path, *_header_of(path))
 
         def build():
-            session, sha256, found = _open_session(path, options, ort_provider, data, meta)
+            session, sha256, found = _open_session(path, options, ort_provider)
             if found != declared:  # the header reader and ONNX Runtime must see the same contract
                 raise ModelError(f"{path}: its graph does not match its header ({found} vs {declared})")
-            _warm_up(session, declared[0], declared[1])
+            # No warm-up call: the first real call pays ONNX Runtime's first-run costs either way (a call on one
+            # example's zeros did not set up the batch shape the file uses, and cost a one-file run ~15 ms).
             return session, sha256
 
         profile, channels, offline = declared
-        return cls(path, _Building(build), profile, provider, channels, None, offline)
+        return cls(path, InThread(build, "vocalex-model-load"), profile, provider, channels, None, offline)
 
     def rows_for(self, channels: int) -> int:
         """Rows a model call needs for ``channels`` audio channels: a stereo model takes them in pairs."""
@@ -352,33 +350,6 @@ class OnnxModel:
         return d
 
 
-class _Building:
-    """``fn()`` running in a daemon thread; ``result()`` waits for its value or raises its exception.
-
-    (concurrent.futures would do, but importing it costs `vocalex info`, which reads this module, ~3 ms.)
-    """
-
-    def __init__(self, fn):
-        self._done = threading.Event()
-        self._value = self._error = None
-
-        def run():
-            try:
-                self._value = fn()
-            except BaseException as exc:  # delivered to whoever waits
-                self._error = exc
-            finally:
-                self._done.set()
-
-        threading.Thread(target=run, name="vocalex-model-load", daemon=True).start()
-
-    def result(self):
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def _contract(path: Path, meta: dict[str, str], dims) -> tuple[ModelProfile, int, int]:
     """(profile, audio channels per example, offline frames) that the metadata and input dims declare.
 
@@ -395,17 +366,46 @@ def _contract(path: Path, meta: dict[str, str], dims) -> tuple[ModelProfile, int
     return profile, int(dims[1]), offline_frames_of(meta, profile, dynamic_frames, str(path))
 
 
-def _open_session(path: Path, options, ort_provider: str, data: bytes | None = None, meta: dict | None = None):
+def _check_provider(provider: str, ort_provider: str) -> None:
+    import onnxruntime as ort
+
+    if ort_provider not in ort.get_available_providers():
+        raise UsageError(
+            f"provider {provider!r} is not available in this onnxruntime "
+            f"(available: {', '.join(ort.get_available_providers())}); install onnxruntime-gpu for cuda"
+        )
+
+
+def _options(threads: int | None, spinning: bool):
+    """ONNX Runtime session options: quiet log, the thread count asked for, spinning pool threads or not."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _open_session(path: Path, options, ort_provider: str):
     """(session, weights sha256, contract) for a model file: checksum first, then ONNX Runtime, then the contract
-    as the session sees it (its metadata and input shape)."""
+    as the session sees it (its metadata and input shape). The file is read once: the checksum and the session
+    come from the same bytes, whatever the file holds by then."""
     import onnxruntime as ort
 
     from .integrity import check_weights
 
-    # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
-    sha256 = check_weights(path, data, meta)
     try:
-        session = ort.InferenceSession(str(path) if data is None else data, sess_options=options, providers=[ort_provider])
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
+    sha256 = check_weights(path, data)
+    try:
+        session = ort.InferenceSession(data, sess_options=options, providers=[ort_provider])
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
@@ -416,11 +416,3 @@ def _open_session(path: Path, options, ort_provider: str, data: bytes | None = N
         raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
     contract = _contract(path, session.get_modelmeta().custom_metadata_map, inputs[0].shape)
     return session, sha256, contract
-
-
-def _warm_up(session, profile: ModelProfile, channels: int) -> None:
-    """One call on zeros (one example): ONNX Runtime sets up its kernels and buffers at a session's first run."""
-    import numpy as np
-
-    x = np.zeros((1, channels, profile.n_bins, profile.n_frames), dtype=np.float32)
-    session.run(None, {INPUT_NAME: x})
