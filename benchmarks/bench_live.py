@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
                    help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
     p.add_argument("--margin-blocks", type=int, default=DEFAULT_MARGIN_BLOCKS, help="default: as vocalex live")
+    p.add_argument("--window", type=int, default=None, help="frames per model call (default: the model's own; as vocalex live --window)")
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--realtime-server", action="store_true",
@@ -77,11 +78,11 @@ def _run_repeats(args, results: list) -> None:
         r = measure_latency(
             provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
             blocksize=args.blocksize, margin_blocks=args.margin_blocks, seconds=args.seconds, separator=separator,
-            synthesis="low-delay" if args.low_delay else "hann",
+            synthesis="low-delay" if args.low_delay else "hann", window=args.window,
         )
         r["load_average"] = os.getloadavg()[0]
         results.append(r)
-        print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} block {r['blocksize']} @ {r['samplerate']} Hz, "
+        print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} window {r['window']} block {r['blocksize']} @ {r['samplerate']} Hz, "
               f"{r['synthesis']} synthesis, {args.seconds:g} s of audio")
         print("  " + r["calibration"])
         print("  " + format_latency(r))

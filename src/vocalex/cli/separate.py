@@ -31,6 +31,8 @@ def register(sub) -> None:
     add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",
                    help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
+    p.add_argument("--window", type=int, default=None, metavar="FRAMES",
+                   help="stream mode: frames the model sees per call (as vocalex live --window; default the model's own)")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
     add_model_options(p, threads_default="all cores")
@@ -57,8 +59,8 @@ def run(args) -> int:
     if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
         raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
                          "its own centred windows: add --mode stream or drop them")
-    if args.mode == "offline" and args.low_delay:
-        raise UsageError("--low-delay is a stream-mode option (add --mode stream)")
+    if args.mode == "offline" and (args.low_delay or args.window is not None):
+        raise UsageError(f"{'--low-delay' if args.low_delay else '--window'} is a stream-mode option (add --mode stream)")
     from vocalex.export.models import ensure
 
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
@@ -68,7 +70,7 @@ def run(args) -> int:
     if args.mode == "stream":
         lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
         config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann")
+                              "low-delay" if args.low_delay else "hann", window=args.window)
         config.check(separator.profile)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")

@@ -41,12 +41,18 @@ class StreamConfig:
     none for blocks of one hop or a multiple of it). The output is the same signal, just less delayed:
     the cost is that the stream refuses a block of another size. At another host rate the resampler's
     outputs do not fall on block boundaries and the block changes nothing.
+
+    ``window``: frames the model sees per call, None for the model's own n_frames. A model whose graph
+    has a dynamic frames axis can run shorter windows: less context, a cheaper call (the bundled model:
+    64 frames, 1.5 s, a call of ~2.9 ms instead of ~5 ms on one core), the same latency. A graph that
+    cannot take the length is refused when the stream is built.
     """
 
     stride: int = DEFAULT_STRIDE
     lookahead: int = DEFAULT_LOOKAHEAD
     synthesis: str = "hann"
     block: int | None = None
+    window: int | None = None
 
     def __post_init__(self):
         for name in ("stride", "lookahead"):
@@ -58,11 +64,15 @@ class StreamConfig:
         if self.block is not None and (isinstance(self.block, bool) or not isinstance(self.block, numbers.Integral)
                                        or self.block < 1):
             raise UsageError(f"block must be a positive number of samples or None, got {self.block!r}")
+        if self.window is not None and (isinstance(self.window, bool) or not isinstance(self.window, numbers.Integral)
+                                        or self.window < 1):
+            raise UsageError(f"window must be a positive number of frames or None, got {self.window!r}")
 
     def check(self, profile, n_frames: int | None = None) -> None:
         """UsageError when this config does not fit the model's window (naming the valid range); n_frames: the
-        window, the profile's unless given (offline mode's longer windows of a dynamic-frames model)."""
-        n_frames = profile.n_frames if n_frames is None else n_frames
+        window, the profile's unless given (offline mode's longer windows of a dynamic-frames model), else
+        this config's own window."""
+        n_frames = (self.window or profile.n_frames) if n_frames is None else n_frames
         if not 1 <= self.stride <= n_frames:
             raise UsageError(f"stride must be in 1..{n_frames} frames, got {self.stride}")
         if not 0 <= self.lookahead <= n_frames - self.stride:

@@ -381,7 +381,7 @@ def _options(threads: int | None, spinning: bool):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: every error also comes back as an exception, which we word ourselves
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -93,6 +93,23 @@ class SampleFifo:
         self._start += n
 
 
+def check_window(model, channels: int, n_frames: int) -> None:
+    """UsageError unless the model runs ``n_frames``-frame windows: one call on zeros, before any audio.
+
+    Only the graph knows: a fixed frames axis takes its own length only, and a
+    U-Net with k stride-2 layers needs a multiple of 2**k (the bundled model: 64).
+    """
+    probe = np.zeros((model.rows_for(channels), model.profile.n_bins, int(n_frames)), dtype=np.float32)
+    try:
+        model.run(probe)
+    except UsageError:
+        raise
+    except Exception:  # ONNX Runtime's own message names a node deep inside the graph; say what it means
+        raise UsageError(f"this model cannot run {n_frames}-frame windows: its graph refused them (a U-Net with k "
+                         f"stride-2 layers needs a multiple of 2**k frames, the bundled model 64; a graph with a "
+                         f"fixed frames axis only its own {model.profile.n_frames})") from None
+
+
 def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None,
                       block: int | None = None) -> None:
     """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
@@ -125,6 +142,8 @@ class StreamSeparator:
                  n_frames: int | None = None, block: int | None = None):
         profile = model.profile
         check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames, block)
+        if n_frames is not None and n_frames not in (profile.n_frames, getattr(model, "offline_frames", None)):
+            check_window(model, channels, n_frames)
         self.block = None if block is None else int(block)  # blocks must hold a multiple of it (StreamConfig.block)
         self.model = model
         self.profile = profile

@@ -298,6 +298,7 @@ def measure_latency(
     seconds: float = 2.0,
     separator=None,
     synthesis: str = "hann",
+    window: int | None = None,
 ) -> dict:
     """Measure the live engine's input-to-output latency through the running JACK server.
 
@@ -330,6 +331,7 @@ def measure_latency(
         margin_blocks=margin_blocks,
         separator=separator,
         synthesis=synthesis,
+        window=window,
     )
     engine = LiveEngine(
         setup.stream,
@@ -364,6 +366,7 @@ def measure_latency(
         "stride": setup.plan.stride,
         "lookahead": setup.plan.lookahead,
         "synthesis": synthesis,
+        "window": window or setup.stream.profile.n_frames,
         "measured_samples": lag,
         "measured_ms": lag * ms,
         "correlation": peak,

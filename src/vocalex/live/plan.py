@@ -229,12 +229,13 @@ def plan_latency(
     return best
 
 
-def time_model_call(model, channels: int, repeats: int = 8) -> float:
-    """Seconds per model call on a (channels, n_bins, n_frames) batch: the 75th percentile after warm-up."""
+def time_model_call(model, channels: int, repeats: int = 8, window: int | None = None) -> float:
+    """Seconds per model call on a (channels, n_bins, window) batch (window: the model's n_frames unless given):
+    the 75th percentile after warm-up."""
     p = model.profile
     import numpy as np
 
-    x = np.zeros((model.rows_for(channels), p.n_bins, p.n_frames), dtype=np.float32)
+    x = np.zeros((model.rows_for(channels), p.n_bins, window or p.n_frames), dtype=np.float32)
     for _ in range(2):
         model.run(x)
     times = []

@@ -41,6 +41,7 @@ def build_live_stream(
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
     synthesis: str = "hann",
+    window: int | None = None,
 ) -> LiveSetup:
     """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
 
@@ -48,10 +49,12 @@ def build_live_stream(
     unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
     that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
     The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks.
+    (:func:`calibrate`), plus ``margin_blocks`` device blocks. ``window``: frames per model call
+    (StreamConfig.window; None for the model's n_frames).
     """
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
     from vocalex.engine.separator import Separator
+    from vocalex.engine.stream import check_window
 
     if latency_ms is not None and (stride is not None or lookahead is not None):
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
@@ -69,7 +72,10 @@ def build_live_stream(
     device, callback_priority = probe_device(devices, blocksize)
     # the worker (and so the timing of it) runs one realtime step below a realtime callback
     worker_priority = None if callback_priority is None else max(1, callback_priority - 1)
-    call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels)
+    if window is not None:  # a window the graph cannot take is refused before anything is timed
+        StreamConfig(window=window).check(profile)
+        check_window(sep.model, channels, window)
+    call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels, 8, window)
     hop, model_rate = profile.hop_length, profile.sample_rate
 
     s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
@@ -80,20 +86,20 @@ def build_live_stream(
     # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
     # so one calibration at lookahead 0 serves every lookahead the planner tries.
     freeze_heap()  # as the live run will have it (LiveEngine.start), so that the calibration does not time collections
-    calibration = calibrate(sep.stream(rate, channels, config=StreamConfig(s, 0, synthesis, block)), blocksize,
+    calibration = calibrate(sep.stream(rate, channels, config=StreamConfig(s, 0, synthesis, block, window)), blocksize,
                             calibration_seconds, priority=worker_priority)
     if latency_ms is not None:
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,
-            lambda st, lk: latency(profile, StreamConfig(st, lk, synthesis, block), rate),  # pure: no stream is built
+            lambda st, lk: latency(profile, StreamConfig(st, lk, synthesis, block, window), rate),  # pure: no stream is built
             calibration.need, device, max_load, margin_blocks,
         )
     else:
         plan = LatencyPlan(
-            s, la, latency(profile, StreamConfig(s, la, synthesis, block), rate),  # validates s and la
+            s, la, latency(profile, StreamConfig(s, la, synthesis, block, window), rate),  # validates s and la
             headroom_samples(calibration.need, rate, blocksize, margin_blocks),
             device, rate, stride_load(call_seconds, s, hop, model_rate),
         )
-    stream = sep.stream(rate, channels, config=StreamConfig(plan.stride, plan.lookahead, synthesis, block))
+    stream = sep.stream(rate, channels, config=StreamConfig(plan.stride, plan.lookahead, synthesis, block, window))
     period = stride_samples(plan.stride, hop, model_rate, rate)
     return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
