@@ -26,6 +26,26 @@ def write_json(obj, path) -> Path:
     return path
 
 
+def model_call_ms(model, channels: int, window: int | None = None, calls: int = 100, warm: int = 5) -> dict:
+    """One stream-mode model call (a window per channel, ``window`` frames: the model's n_frames unless given) on
+    music-like noise, timed ``calls`` times after ``warm`` untimed calls: {"p50", "p99"} in ms."""
+    import time
+
+    import numpy as np
+
+    p = model.profile
+    x = np.abs(np.random.default_rng(0).standard_normal((model.rows_for(channels), p.n_bins, window or p.n_frames)))
+    x = (0.1 * x).astype(np.float32)
+    for _ in range(warm):
+        model.run(x)
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        model.run(x)
+        times.append(1000.0 * (time.perf_counter() - t0))
+    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
+
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 

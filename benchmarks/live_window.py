@@ -18,23 +18,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
-import numpy as np
-from _eval_common import MUSDB_7S, RESULTS, write_json
-
-
-def call_ms(model, channels: int, window: int, calls: int = 300) -> dict:
-    x = np.abs(np.random.default_rng(0).standard_normal((model.rows_for(channels), model.profile.n_bins, window)))
-    x = (0.1 * x).astype(np.float32)
-    for _ in range(20):
-        model.run(x)
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        model.run(x)
-        times.append(1000.0 * (time.perf_counter() - t0))
-    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
+from _eval_common import MUSDB_7S, RESULTS, model_call_ms, write_json
 
 
 def main(argv=None) -> int:
@@ -71,7 +56,7 @@ def main(argv=None) -> int:
           f"({describe(machine)})")
     for w in windows:
         diff = [a - b for a, b in zip(scores[w], scores[base])]
-        timing = call_ms(sep.model, 2, w)
+        timing = model_call_ms(sep.model, 2, w, calls=300, warm=20)
         result["windows"][str(w)] = {"vocals_sdr": scores[w], "median": statistics.median(scores[w]),
                                      "mean": statistics.mean(scores[w]), "paired_median_vs_first": statistics.median(diff),
                                      "paired_mean_vs_first": statistics.mean(diff),

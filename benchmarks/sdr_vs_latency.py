@@ -19,24 +19,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
-import numpy as np
-from _eval_common import MUSDB_7S, RESULTS, read_json, write_json
-
-
-def call_ms_p99(separator, channels: int, calls: int = 100) -> dict:
-    """Compute time of one stream-mode model call (batch = channels windows), p50 / p99 in ms."""
-    p = separator.profile
-    x = np.abs(np.random.default_rng(0).standard_normal((separator.model.rows_for(channels), p.n_bins, p.n_frames))).astype(np.float32) * 0.1
-    for _ in range(5):
-        separator.model.run(x)
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        separator.model.run(x)
-        times.append(1000.0 * (time.perf_counter() - t0))
-    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
+from _eval_common import MUSDB_7S, RESULTS, model_call_ms, read_json, write_json
 
 
 def main(argv=None) -> int:
@@ -93,7 +77,7 @@ def main(argv=None) -> int:
         sep = Separator.load(model=ensure(model), threads=args.threads)  # a named model (hq) is built on first use
         prof = sep.profile
         tag = f"{prof.model_version} ({prof.n_fft}/{prof.hop_length} @ {prof.sample_rate} Hz)"
-        compute = call_ms_p99(sep, clips[0][2]["mixture"].shape[1])
+        compute = model_call_ms(sep.model, clips[0][2]["mixture"].shape[1])
         key = f"offline, {prof.model_version}"
         if key in earlier_refs:
             references[key] = earlier_refs[key]
