@@ -35,3 +35,20 @@ def paper_model(tmp_path_factory):
     from make_test_models import export
 
     return export("paper", tmp_path_factory.mktemp("models") / "paper.onnx", widths=(16, 32, 64, 128, 256, 512), channels=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache_folder(tmp_path_factory):
+    """ONNX Runtime's optimised graphs (engine/session_cache.py) go to a folder of the test run, not the user's cache:
+    the tests load many short-lived model copies. Set in the environment, so the CLI subprocesses use it too."""
+    import os
+
+    from vocalex.engine.session_cache import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("session-cache"))
+    yield Path(os.environ[CACHE_ENV])
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old

@@ -297,10 +297,11 @@ class OnnxModel:
             session, sha256, (profile, channels, offline) = _open_session(path, options, ort_provider)
             return cls(path, session, profile, provider, channels, sha256, offline)
 
-        declared = _contract(path, *_header_of(path))
+        meta, dims = _header_of(path)
+        declared = _contract(path, meta, dims)
 
         def build():
-            session, sha256, found = _open_session(path, options, ort_provider)
+            session, sha256, found = _open_session(path, options, ort_provider, meta)
             if found != declared:  # the header reader and ONNX Runtime must see the same contract
                 raise ModelError(f"{path}: its graph does not match its header ({found} vs {declared})")
             # No warm-up call: the first real call pays ONNX Runtime's first-run costs either way (a call on one
@@ -390,10 +391,41 @@ def _options(threads: int | None, spinning: bool):
     return options
 
 
-def _open_session(path: Path, options, ort_provider: str):
-    """(session, weights sha256, contract) for a model file: checksum first, then ONNX Runtime, then the contract
-    as the session sees it (its metadata and input shape). The file is read once: the checksum and the session
-    come from the same bytes, whatever the file holds by then."""
+def _open_session(path: Path, options, ort_provider: str, meta: dict[str, str] | None = None):
+    """(session, weights sha256, contract) for a model file; the contract as the session sees it (its metadata
+    and input shape). ``meta``: the file's header metadata, if already read.
+
+    A CPU session of a stamped file comes from this machine's cached optimised graph of it when there is one
+    (engine/session_cache.py: verified when written, checked when read). Otherwise the file is read once, its
+    checksum verified, and the session built from the same bytes (saving the optimised graph for next time).
+    """
+    from . import session_cache
+    from .integrity import WEIGHTS_KEY
+
+    if meta is None:
+        meta = _header_of(path)[0]
+    cache = session_cache.entry_for(path, meta, ort_provider)
+    optimised = cache.load() if cache is not None else None
+    session = _optimised_session(optimised, options, ort_provider) if optimised is not None else None
+    if session is not None:
+        sha256 = meta[WEIGHTS_KEY]  # verified when the entry was written from the file (session_cache.py, "Trust")
+    else:
+        if optimised is not None:  # a sound entry ONNX Runtime refuses: drop it, and save none this time
+            cache.forget()
+            cache = None
+        session, sha256 = _verified_session(path, options, ort_provider, cache)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        raise ModelError(f"{path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}")
+    if len(outputs) != 1:
+        raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
+    contract = _contract(path, session.get_modelmeta().custom_metadata_map, inputs[0].shape)
+    return session, sha256, contract
+
+
+def _verified_session(path: Path, options, ort_provider: str, cache):
+    """(session, weights sha256) from the model file itself, its checksum verified first; the optimised graph
+    is saved into ``cache`` (a session_cache.CacheEntry, or None) on the way."""
     import onnxruntime as ort
 
     from .integrity import check_weights
@@ -404,15 +436,36 @@ def _open_session(path: Path, options, ort_provider: str):
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
     # Before any session: a corrupted file is refused by its checksum, whatever ONNX Runtime would make of it.
     sha256 = check_weights(path, data)
+    scratch = cache.scratch() if cache is not None else None
+    if scratch is not None:
+        options.optimized_model_filepath = str(scratch)
+        try:
+            session = ort.InferenceSession(data, sess_options=options, providers=[ort_provider])
+        except Exception:
+            session = None  # not necessarily the model's fault (the graph could not be saved): built again below
+        options.optimized_model_filepath = ""
+        if session is not None:
+            cache.commit(scratch)
+            return session, sha256
+        Path(scratch).unlink(missing_ok=True)
     try:
         session = ort.InferenceSession(data, sess_options=options, providers=[ort_provider])
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-        raise ModelError(f"{path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}")
-    if len(outputs) != 1:
-        raise ModelError(f"{path}: expected one output, found {[o.name for o in outputs]}")
-    contract = _contract(path, session.get_modelmeta().custom_metadata_map, inputs[0].shape)
-    return session, sha256, contract
+    return session, sha256
+
+
+def _optimised_session(optimised: bytes, options, ort_provider: str):
+    """A session from a cached optimised graph, with ONNX Runtime's optimisation off (it was done when the
+    graph was saved); None if ONNX Runtime refuses it (the caller then builds from the model file)."""
+    import onnxruntime as ort
+
+    level = options.graph_optimization_level
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(optimised, sess_options=options, providers=[ort_provider])
+    except Exception:
+        return None
+    finally:
+        options.graph_optimization_level = level
