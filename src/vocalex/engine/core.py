@@ -170,10 +170,14 @@ class MaskingCore:
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
-        self._cplx = np.zeros((lookahead + s, channels, self.n_freqs), dtype=np.complex64)
+        # Pipelined, the history keeps s frames more: the previous call's frames are masked after the next call
+        # has started (and the history has moved on by s), so the model never waits for the masking.
+        self._cplx = np.zeros((lookahead + s * (2 if pipelined else 1), channels, self.n_freqs), dtype=np.complex64)
         direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
         self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
-        self._vocal_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
+        # The masked frames go into the analysis buffer: _append_and_batch has moved its frames into the
+        # histories before any masking, and the next frames are analysed into it only after the overlap-add.
+        self._vocal_spec = self._new
         self._vocal_out = np.zeros((s * self.hop, channels), dtype=np.float32)
         # (the overlap gain correction of a fractional shift is Hann's; the low-delay pair builds the shift
         # into its synthesis window instead)
@@ -230,28 +234,34 @@ class MaskingCore:
         return emitted
 
     def _pipelined_step(self) -> int:
-        """One step behind: collect the previous call's mask, start this call, then synthesise the previous frames.
+        """One step behind: collect the previous call's mask, start this call, then mask and synthesise the
+        previous call's frames.
 
         The model runs in a thread of its own (ONNX Runtime releases the GIL) while
-        this thread overlap-adds the previous output and analyses the next input
-        (numba, nogil), so a file keeps two cores busy. The order matters: the
-        previous mask is applied before _append_frames moves the complex history on.
+        this thread masks and overlap-adds the previous output and analyses the next
+        input, so a file keeps two cores busy. The next call starts before the previous
+        mask is applied (a one-file run's model thread otherwise idled ~5 ms per call):
+        the complex history holds one call's frames more, so the previous frames are
+        still there, s frames further back, after _append_frames has moved it on.
         """
-        emitted = 0
+        previous = None
         if self._running is not None:
             running, needed = self._running
             self._running = None
-            emitted = self._mask_frames(running.result() if needed else None, needed)
+            previous = (running.result() if needed else None, needed)
         batch, needed = self._append_and_batch()
         self._running = (InThread(lambda: self.model.run(batch), "vocalex-model") if needed else None, needed)
-        self._refine(emitted)  # while the model runs: the frames it needs were copied out by _mask_frames
+        emitted = self._mask_frames(*previous, shift=self.frames_per_call) if previous is not None else 0
+        self._refine(emitted)  # while the model runs
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
 
-    def _emitted_frames(self, newest: int):
-        """(window b, first frame, count, history index, window column) of each window's output, oldest window first."""
-        stride, nf, hc, cols = self.stride, self.n_frames, self._cplx.shape[0], self._out_cols
+    def _emitted_frames(self, newest: int, shift: int = 0):
+        """(window b, first frame, count, history index, window column) of each window's output, oldest window first.
+
+        shift: frames the complex history has moved on since ``newest`` was its newest frame."""
+        stride, nf, hc, cols = self.stride, self.n_frames, self._cplx.shape[0] - shift, self._out_cols
         for b in range(self.windows - 1, -1, -1):  # oldest window first: frames leave in time order
             end = newest - b * stride  # the window's newest frame, its column nf - 1
             last = end - (nf - cols.stop)  # the window's last output column, as a frame index
@@ -285,14 +295,15 @@ class MaskingCore:
                 batch[i * r + c] = self._mag[c - 1, :, end - nf:end]
         return batch[: len(needed) * r], needed
 
-    def _mask_frames(self, mask, needed: list[int]) -> int:
+    def _mask_frames(self, mask, needed: list[int], shift: int = 0) -> int:
         """Masked spectra of the frames a call emits into _vocal_spec; returns their count.
 
         mask: float32 (len(needed) * rows, n_bins, n_frames) for the windows in ``needed``
-        (or None) ending at the newest analysed frame; the other windows' frames are silent.
+        (or None) ending at the analysed frame ``shift`` frames before the newest; the other
+        windows' frames are silent.
         """
         emitted = 0
-        for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1):
+        for b, first, count, hist_first, col0 in self._emitted_frames(self._frames_seen - 1 - shift, shift):
             if b in needed:
                 row0 = needed.index(b) * self.rows
                 self._masked_spectra(self._cplx, hist_first, count, mask, row0, col0, self._mask_phasor, self._vocal_spec, emitted,

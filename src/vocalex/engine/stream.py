@@ -175,8 +175,10 @@ class StreamSeparator:
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill
-        self._vocals = SampleFifo(self.channels, 4 * self.latency + 8192)
-        self._dry = SampleFifo(self.channels, 4 * self.latency + 8192)
+        # Each queue holds at most `latency` samples plus the block in hand: room for blocks up to latency + 8192
+        # samples without growing (a larger block grows it once; offline, 4 x latency was ~7 MB a queue unused).
+        self._vocals = SampleFifo(self.channels, 2 * self.latency + 8192)
+        self._dry = SampleFifo(self.channels, 2 * self.latency + 8192)
         self.reset()
 
     @property
