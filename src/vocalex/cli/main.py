@@ -39,6 +39,11 @@ COMMAND_MODULES = tuple(COMMANDS.values())
 # Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
 # that hold no device or server connection: the console script skips the interpreter's teardown for them.
 FAST_EXIT_COMMANDS = frozenset({"separate", "info"})
+# Commands that make no BLAS calls worth threads: numpy's OpenBLAS gets one thread for them. Its pool threads,
+# started when numpy is imported, spin for ~0.1 s waiting for work that never comes, and on a 2-core machine
+# took that CPU from the session build and the STFT: a one-file `vocalex separate` ran ~20 ms (9 %) faster
+# without them (README, "Start-up"). A value the user set is kept.
+SINGLE_BLAS_THREAD_COMMANDS = frozenset({"separate", "info"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +91,9 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SINGLE_BLAS_THREAD_COMMANDS and "numpy" not in sys.modules:
+        # before numpy's import (OpenBLAS reads it when loaded); not in a caller that has numpy already
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     install_termination_handler()
