@@ -8,7 +8,9 @@ external tool), so each file pays the whole start-up. Printed:
 1. import time of each heavy module in a fresh interpreter (median of --repeat);
 2. wall time of ``vocalex --help``, ``vocalex info`` and ``vocalex separate``
    of one clip (offline, the default; and ``--mode stream``, which runs the
-   numba kernels), median of --repeat, each a fresh process;
+   numba kernels), median of --repeat, each a fresh process; and the offline
+   one with an empty session cache (a first run after install, which builds
+   and saves the optimised graph: engine/session_cache.py);
 3. the first-call costs inside one process: Separator.load, the first and the
    second separation of the same clip;
 4. one process per file over --clips MUSDB18 7-s mixtures (decoded to WAV
@@ -152,6 +154,12 @@ def main(argv=None) -> int:
         }
         wall(commands["vocalex separate --mode stream (1 clip)"])  # numba's cache filled, if this is the first run
         result["command_s"] = {name: median_wall(cmd, args.repeat) for name, cmd in commands.items()}
+        # A first run after install: no optimised graph cached yet, so it builds the session from the model
+        # file and saves the graph (engine/session_cache.py); every run after it, as in part 4, reads it.
+        first_run = commands["vocalex separate (offline, 1 clip)"]
+        result["command_s"]["vocalex separate, empty session cache"] = statistics.median(
+            wall(first_run, env={**os.environ, "VOCALEX_SESSION_CACHE": str(tmp / f"empty-cache-{i}")})
+            for i in range(args.repeat))
         for name, s in result["command_s"].items():
             print(f"   {name:42s} {s:7.3f}")
 
