@@ -47,7 +47,7 @@ class CacheEntry:
     """Where one model file's optimised graph lives for this machine and ONNX Runtime build.
 
     File name: ``<model key>-<version key>.<sha256 of the file>.onnx``. The model key names the model file
-    (its resolved path); the version key its size, mtime, stamped checksum, ONNX Runtime version and CPU,
+    (its resolved path); the version key its inode, size, times, stamped checksum, ONNX Runtime version and CPU,
     so an older entry of the same model file is recognised (and removed) when a new one is written.
     """
 
