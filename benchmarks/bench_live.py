@@ -22,7 +22,7 @@ import contextlib
 import sys
 
 def main(argv=None) -> int:
-    from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS
+    from vocalex.live.plan import DEFAULT_MARGIN_MS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="ONNX model (default: the bundled model)")
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
                    help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
-    p.add_argument("--margin-blocks", type=int, default=DEFAULT_MARGIN_BLOCKS, help="default: as vocalex live")
+    p.add_argument("--margin-ms", type=float, default=DEFAULT_MARGIN_MS, help="default: as vocalex live")
     p.add_argument("--window", type=int, default=None, help="frames per model call (default: the model's own; as vocalex live --window)")
     p.add_argument("--seconds", type=float, default=3.0, help="length of the measurement signal per repeat")
     p.add_argument("--repeats", type=int, default=3)
@@ -77,7 +77,7 @@ def _run_repeats(args, results: list) -> None:
     for i in range(args.repeats):
         r = measure_latency(
             provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
-            blocksize=args.blocksize, margin_blocks=args.margin_blocks, seconds=args.seconds, separator=separator,
+            blocksize=args.blocksize, margin_ms=args.margin_ms, seconds=args.seconds, separator=separator,
             synthesis="low-delay" if args.low_delay else "hann", window=args.window,
         )
         r["load_average"] = os.getloadavg()[0]

@@ -7,7 +7,7 @@ For each model (profile), stride and synthesis window pair, stream mode is score
 validation clips at each lookahead (median vocals SDR over tracks, the eval metric), and placed at its
 end-to-end latency as `vocalex live` would plan it on this machine: the stream's exact algorithmic
 latency for fixed --blocksize device blocks (StreamConfig.block) + the compute headroom planned from a
-calibration of that stream in those blocks plus the default margin block (live/plan.py) + device
+calibration of that stream in those blocks plus the default margin (live/plan.py) + device
 buffers (--device-ms, default one 256-sample block each way as a JACK server at -p 256 reports it: 5.8 ms). Offline mode and the baselines of
 benchmarks/results/eval_musdb_valid.json (if present) are drawn as horizontal lines.
 Writes benchmarks/results/sdr_vs_latency.{json,png}. ``--scores-from JSON`` takes the SDR of every
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from vocalex.engine import Separator
     from vocalex.export.models import ensure
     from vocalex.engine.config import StreamConfig, latency
-    from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS, calibrate, headroom_samples
+    from vocalex.live.plan import DEFAULT_MARGIN_MS, calibrate, headroom_samples
     from vocalex.evaluation.evaluate import open_eval_dataset
     from vocalex.evaluation.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                     continue
                 label = f"{tag}, stride {stride}" + ("" if synthesis == "hann" else f", {synthesis}")
                 # as `vocalex live` plans it: fixed device blocks (no hold for other sizes at the model's rate),
-                # headroom from the calibration plus the default margin block
+                # headroom from the calibration plus the default margin
                 block = args.blocksize if rate0 == prof.sample_rate else None
                 period_ms = 1000 * stride * prof.hop_length / prof.sample_rate
                 if compute["p50"] > period_ms:
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
                 else:
                     cal = calibrate(sep.stream(rate0, channels0, config=StreamConfig(stride, 0, synthesis, block)),
                                     args.blocksize)
-                    headroom_ms = headroom_samples(cal.need, rate0, args.blocksize, DEFAULT_MARGIN_BLOCKS) / rate0 * 1000
+                    headroom_ms = headroom_samples(cal.need, rate0, args.blocksize, DEFAULT_MARGIN_MS) / rate0 * 1000
                     print(f"{label}: {cal.describe()}")
                 series[label] = []
                 for la in (known if args.cached_only else lookaheads):

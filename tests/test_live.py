@@ -23,7 +23,7 @@ from vocalex.live.engine import LiveEngine
 from vocalex.live.gains import stem_gains
 from vocalex.live.recorder import LiveRecorder
 from vocalex.live.setup import build_live_stream
-from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS, SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
+from vocalex.live.plan import DEFAULT_MARGIN_MS, SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
 from vocalex.engine.ringbuffer import SpscRing
@@ -84,7 +84,12 @@ def test_headroom_covers_the_need_in_whole_blocks():
     assert headroom_samples(0.0, 44100, 256) == 256               # at least one block
     assert headroom_samples(0.9 * block, 44100, 256) == 256
     assert headroom_samples(1.1 * block, 44100, 256) == 512
-    assert headroom_samples(1.1 * block, 44100, 256, margin_blocks=2) == 4 * 256
+    # the margin is time added before rounding, not blocks after it: 3.1 ms of p99.9 and 10 ms -> 3 blocks
+    need = SAFETY * 0.0031 + WAKE_UP_S
+    assert headroom_samples(need, 44100, 256) == 256
+    assert headroom_samples(need, 44100, 256, margin_ms=10.0) == 3 * 256
+    assert headroom_samples(need, 44100, 128, margin_ms=10.0) == 6 * 128  # the same time in smaller blocks
+    assert headroom_samples(0.9 * block, 44100, 256, margin_ms=1000 * 0.1 * block) == 256  # exactly one block
 
 
 def test_plan_picks_smallest_stride_within_load_and_fills_budget_with_lookahead():
@@ -182,8 +187,7 @@ def test_live_output_matches_offline_stream_mode_and_nothing_is_late(separator, 
     # equals stream mode, and CI machines stall for tens of milliseconds (a run with two blocks of margin had 3
     # late blocks in a row there); whether the calibrated headroom alone suffices is measured over minutes by
     # benchmarks/bench_live.py, not asserted in a few seconds here.
-    margin = -(-sr // 4 // 256)  # blocks of the default block size
-    setup = build_live_stream(devices, separator=separator, margin_blocks=margin, synthesis=synthesis)
+    setup = build_live_stream(devices, separator=separator, margin_ms=250.0, synthesis=synthesis)
     recorder = LiveRecorder(tmp_path / "rec", sr, devices.channels)
     engine = LiveEngine(
         setup.stream, devices, gains=stem_gains("accompaniment"), headroom=setup.plan.headroom,
@@ -235,7 +239,7 @@ def test_worker_and_calibration_follow_a_realtime_callback(separator, devices):
     assert setup.calibration.priority == worker  # the headroom was measured as the worker runs
     # the headroom is what the calibration at that priority needs, plus the default margin
     assert setup.plan.headroom == headroom_samples(setup.calibration.need, devices.samplerate, engine.blocksize,
-                                                   DEFAULT_MARGIN_BLOCKS)
+                                                   DEFAULT_MARGIN_MS)
 
 
 def test_timing_at_a_realtime_priority_runs_elsewhere_and_reports_back():

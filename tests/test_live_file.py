@@ -31,7 +31,7 @@ def test_recording_equals_stream_mode_and_the_run_ends_at_the_file_end(jack_serv
     # call) rather than the default 4, and a quarter second of margin: on a shared 2-core machine under load the
     # defaults had late blocks, and this test's subject is the output, not the timing (bench_live.py measures that).
     argv = ["live", "--input-file", str(song), "--record", str(rec), "--model", str(tiny_model), "--stride", "8",
-            "--margin-blocks", "43"]
+            "--margin-ms", "250"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "'file song.wav' ->" in out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_BLOCKSIZE = 256
-MAX_MARGIN_BLOCKS = 64
 
 
 def _gain(text: str) -> float:
@@ -23,7 +22,7 @@ def _gain(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    from vocalex.live.plan import DEFAULT_MARGIN_BLOCKS
+    from vocalex.live.plan import DEFAULT_MARGIN_MS
 
     from .options import add_model_options, add_stream
 
@@ -67,9 +66,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--blocksize", type=int, default=DEFAULT_BLOCKSIZE, help=f"device block in frames (default {DEFAULT_BLOCKSIZE})")
     p.add_argument(
-        "--margin-blocks", type=int, default=DEFAULT_MARGIN_BLOCKS,
-        help="device blocks added to the compute headroom the start-up calibration plans, for the system's own "
-             f"hiccups (default {DEFAULT_MARGIN_BLOCKS}: with 0, 24-66 of 51848 blocks were late in 5 minutes on a 2-core machine)",
+        "--margin-ms", type=float, default=DEFAULT_MARGIN_MS, metavar="MS",
+        help="time added to the compute headroom the start-up calibration plans, before it is rounded up to whole "
+             f"blocks, for the system's own stalls (default {DEFAULT_MARGIN_MS:g}: on 2-core VMs a headroom of 11.6 ms "
+             "left late blocks in every 5-minute run, 17.4 ms none; 0 where stalls are rare, e.g. realtime on bare metal)",
     )
     p.add_argument(
         "--on-late", choices=("dry", "silence"), default="dry",
@@ -90,7 +90,10 @@ def register(subparsers) -> None:
 
 
 def _check_numbers(args) -> None:
+    import math
+
     from vocalex.engine.errors import UsageError
+    from vocalex.live.plan import MAX_MARGIN_MS
 
     if args.blocksize < 16 or args.blocksize > 8192:
         raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
@@ -106,9 +109,9 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
         raise UsageError(f"--samplerate must be in 1000..768000 Hz, got {args.samplerate}")
-    if not 0 <= args.margin_blocks <= MAX_MARGIN_BLOCKS:
-        # more would only add delay, and the rings grow with it (100000 blocks: 580 s of buffers)
-        raise UsageError(f"--margin-blocks must be in 0..{MAX_MARGIN_BLOCKS}, got {args.margin_blocks}")
+    if not (math.isfinite(args.margin_ms) and 0 <= args.margin_ms <= MAX_MARGIN_MS):
+        # more would only add delay, and the rings grow with it
+        raise UsageError(f"--margin-ms must be in 0..{MAX_MARGIN_MS:g}, got {args.margin_ms:g}")
 
 
 def _gain_text(linear: float) -> str:
@@ -164,7 +167,7 @@ def _measure_latency(args, lookahead) -> int:
         raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
     result = measure_latency(
         model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
-        latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+        latency_ms=args.latency_ms, blocksize=args.blocksize, margin_ms=args.margin_ms,
         synthesis="low-delay" if args.low_delay else "hann", window=args.window,
     )
     print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
@@ -203,7 +206,7 @@ def _run_live(args, lookahead) -> int:
     try:
         setup = build_live_stream(
             devices, model=args.model, provider=args.provider, threads=args.threads, stride=args.stride,
-            lookahead=lookahead, latency_ms=args.latency_ms, blocksize=args.blocksize, margin_blocks=args.margin_blocks,
+            lookahead=lookahead, latency_ms=args.latency_ms, blocksize=args.blocksize, margin_ms=args.margin_ms,
             synthesis="low-delay" if args.low_delay else "hann", window=args.window,
         )
         engine = LiveEngine(

@@ -28,9 +28,9 @@ for every n, whatever the worker's timing. ``H`` is the **compute headroom**:
 block k arrives in callback k and its output is due in callback k + H/blocksize,
 so the worker has H samples of time per block. H is planned from a calibration
 of the very stream on this machine (:mod:`vocalex.live.plan`: 1.5 x the
-p99.9 block time + 1 ms, rounded up to whole blocks, plus ``margin_blocks``),
-not from the stride: a 5 ms model call needs 2 blocks of 5.8 ms, not the whole
-stride it was once given. The device and audio server add their own buffering
+p99.9 block time + 1 ms + a margin for the machine's stalls, rounded up to whole
+blocks), not from the stride: a 3-5 ms model call needs 3 blocks of 5.8 ms on a
+2-core VM, not the whole stride it was once given. The device and audio server add their own buffering
 on top (PortAudio's reported input and output latency), so what a listener
 hears is delayed by ``H + L + device``.
 

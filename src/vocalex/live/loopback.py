@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from vocalex.engine.errors import DeviceError
-from .plan import DEFAULT_MARGIN_BLOCKS
+from .plan import DEFAULT_MARGIN_MS
 
 HARNESS_NAME = "vocalex-loopback"
 
@@ -294,7 +294,7 @@ def measure_latency(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = DEFAULT_MARGIN_BLOCKS,
+    margin_ms: float = DEFAULT_MARGIN_MS,
     seconds: float = 2.0,
     separator=None,
     synthesis: str = "hann",
@@ -328,7 +328,7 @@ def measure_latency(
         lookahead=lookahead,
         latency_ms=latency_ms,
         blocksize=blocksize,
-        margin_blocks=margin_blocks,
+        margin_ms=margin_ms,
         separator=separator,
         synthesis=synthesis,
         window=window,

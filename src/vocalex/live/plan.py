@@ -51,10 +51,17 @@ DEFAULT_MAX_LOAD = 0.35
 # two runs and stride 2 8908 and 11707, while stride 4 left none: the stride the planner chooses by itself is
 # never below this (an explicit --stride can go lower, e.g. where the model call is nearly free).
 MIN_AUTO_STRIDE = 4
-# Device blocks added to the calibrated headroom for the system's own hiccups. With a realtime worker and none
-# (bench_live.py, 5 minutes, quiet, 256-frame blocks: 46.4 ms) 66 and 24 blocks of 51848 were late in two runs:
-# the calibration's need (10-11 ms) rounded up to 11.6 ms leaves almost no slack.
-DEFAULT_MARGIN_BLOCKS = 1
+# Time added to the calibrated need, before it is rounded up to whole blocks, for what a few seconds of
+# calibration cannot see: the machine's own stalls (a VM descheduled, the audio server late). Through JACK on the
+# 2-core VMs (bench_live.py, 5 minutes, 256-sample blocks) callback intervals reached 13.7-20 ms against the
+# 5.8 ms period, and whenever the headroom came to 11.6 ms the run had late blocks (2 and 5 of 51847 with a
+# 3.1 ms p99.9 and one margin block; 66 and 24 with none), while 17.4 ms had none in four runs. A margin in
+# blocks, added after rounding, gave 11.6 or 17.4 ms depending on whether the p99.9 fell just under or over 3.2
+# ms; 10 ms added before rounding gives 17.4 ms for any p99.9 from 0.4 to 4.3 ms at 256-sample blocks, and is
+# the same time whatever the block size. Where stalls are rare (realtime scheduling on bare metal, a GPU)
+# --margin-ms 0 is the way to the smallest latencies (README, "20 ms where compute is nearly free").
+DEFAULT_MARGIN_MS = 10.0
+MAX_MARGIN_MS = 1000.0
 
 
 def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:
@@ -62,10 +69,10 @@ def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> 
     return math.ceil(stride * hop * device_rate / model_rate)
 
 
-def headroom_samples(need_seconds: float, device_rate: int, blocksize: int, margin_blocks: int = 0) -> int:
-    """The compute headroom H in device samples: ``need_seconds`` rounded up to whole blocks (at least one), plus margin blocks."""
-    blocks = max(1, math.ceil(need_seconds * device_rate / blocksize - 1e-9))
-    return (blocks + margin_blocks) * blocksize
+def headroom_samples(need_seconds: float, device_rate: int, blocksize: int, margin_ms: float = 0.0) -> int:
+    """The compute headroom H in device samples: ``need_seconds`` plus the margin, rounded up to whole blocks (at least one)."""
+    blocks = max(1, math.ceil((need_seconds + margin_ms / 1000.0) * device_rate / blocksize - 1e-9))
+    return blocks * blocksize
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def calibrate(stream, blocksize: int, seconds: float = CALIBRATION_SECONDS, seed
     effect its slowest model-call block, so one stall of the machine during a
     2-s round (a VM descheduled for 15-35 ms) set the whole plan, 17-23 ms more
     than the next run on the same machine; the run's own tails are what the
-    safety factor and the margin block are for.
+    safety factor and the margin are for.
     """
     if priority is not None:
         return at_realtime_priority(priority, calibrate, stream, blocksize, seconds, seed, None, rounds)
@@ -207,7 +214,7 @@ def plan_latency(
     need_seconds: float,
     device_samples: int = 0,
     max_load: float = DEFAULT_MAX_LOAD,
-    margin_blocks: int = 0,
+    margin_ms: float = 0.0,
     max_stride: int = 64,
     max_lookahead: int = 64,
 ) -> LatencyPlan:
@@ -223,7 +230,7 @@ def plan_latency(
     """
     stride = choose_stride(call_seconds, profile, max_load, max_stride)
     load = stride_load(call_seconds, stride, profile.hop_length, profile.sample_rate)
-    headroom = headroom_samples(need_seconds, device_rate, blocksize, margin_blocks)
+    headroom = headroom_samples(need_seconds, device_rate, blocksize, margin_ms)
     target = target_ms * device_rate / 1000.0
 
     def plan(lookahead):

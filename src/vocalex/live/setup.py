@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
 from .devices import DeviceChoice, probe_device
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_BLOCKS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, choose_stride,
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, MAX_MARGIN_MS, Calibration, LatencyPlan, calibrate, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
 from .scheduling import at_realtime_priority, freeze_heap
 
@@ -36,7 +36,7 @@ def build_live_stream(
     lookahead: int | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
-    margin_blocks: int = DEFAULT_MARGIN_BLOCKS,
+    margin_ms: float = DEFAULT_MARGIN_MS,
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
@@ -49,7 +49,7 @@ def build_live_stream(
     unless ``stride`` is given; with ``latency_ms`` the lookahead is the largest
     that fits the target (:func:`plan_latency`), else ``lookahead`` (default 0).
     The headroom comes from a calibration of the chosen stream on this machine
-    (:func:`calibrate`), plus ``margin_blocks`` device blocks. ``window``: frames per model call
+    (:func:`calibrate`) plus ``margin_ms``, in whole device blocks. ``window``: frames per model call
     (StreamConfig.window; None for the model's n_frames).
     """
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
@@ -60,8 +60,8 @@ def build_live_stream(
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if margin_blocks < 0:
-        raise UsageError(f"--margin-blocks must be 0 or more, got {margin_blocks}")
+    if not (math.isfinite(margin_ms) and 0 <= margin_ms <= MAX_MARGIN_MS):
+        raise UsageError(f"--margin-ms must be in 0..{MAX_MARGIN_MS:g}, got {margin_ms:g}")
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
     # one thread and 30 ms with the default pool.
@@ -92,12 +92,12 @@ def build_live_stream(
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,
             lambda st, lk: latency(profile, StreamConfig(st, lk, synthesis, block, window), rate),  # pure: no stream is built
-            calibration.need, device, max_load, margin_blocks,
+            calibration.need, device, max_load, margin_ms,
         )
     else:
         plan = LatencyPlan(
             s, la, latency(profile, StreamConfig(s, la, synthesis, block, window), rate),  # validates s and la
-            headroom_samples(calibration.need, rate, blocksize, margin_blocks),
+            headroom_samples(calibration.need, rate, blocksize, margin_ms),
             device, rate, stride_load(call_seconds, s, hop, model_rate),
         )
     stream = sep.stream(rate, channels, config=StreamConfig(plan.stride, plan.lookahead, synthesis, block, window))
