@@ -90,10 +90,8 @@ def register(subparsers) -> None:
 
 
 def _check_numbers(args) -> None:
-    import math
-
     from vocalex.engine.errors import UsageError
-    from vocalex.live.plan import MAX_MARGIN_MS
+    from vocalex.live.plan import check_margin_ms
 
     if args.blocksize < 16 or args.blocksize > 8192:
         raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
@@ -109,9 +107,7 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
         raise UsageError(f"--samplerate must be in 1000..768000 Hz, got {args.samplerate}")
-    if not (math.isfinite(args.margin_ms) and 0 <= args.margin_ms <= MAX_MARGIN_MS):
-        # more would only add delay, and the rings grow with it
-        raise UsageError(f"--margin-ms must be in 0..{MAX_MARGIN_MS:g}, got {args.margin_ms:g}")
+    check_margin_ms(args.margin_ms)  # before any device or model is touched
 
 
 def _gain_text(linear: float) -> str:

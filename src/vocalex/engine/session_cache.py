@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from .integrity import WEIGHTS_KEY
@@ -107,14 +108,32 @@ class CacheEntry:
         except OSError:
             _remove(scratch)
             return
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove this model file's older entries, scratch files a killed process left, and all but the
+        MAX_ENTRIES most recently used entries."""
         try:
-            entries = [n for n in os.listdir(self.folder) if n.endswith(SUFFIX) and not n.startswith(".")]
+            names = os.listdir(self.folder)
         except OSError:
             return
-        for name in entries:
+        aged = []
+        for name in names:
+            path = self.folder / name
             if name.startswith(self.model_key + "-") and not name.startswith(self.prefix):
-                _remove(self.folder / name)  # this model file's older entry
-        _evict(self.folder, MAX_ENTRIES)
+                _remove(path)  # this model file's older entry
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if name.startswith("."):
+                if name.endswith(".tmp") and st.st_mtime < time.time() - 3600:
+                    _remove(path)  # an hour old: its writer is gone
+            elif name.endswith(SUFFIX):
+                aged.append((st.st_mtime, name))
+        for _, name in sorted(aged, reverse=True)[MAX_ENTRIES:]:
+            _remove(self.folder / name)
 
 
 def entry_for(path: Path, meta: dict[str, str], ort_provider: str) -> CacheEntry | None:
@@ -158,35 +177,6 @@ def cpu_identity() -> str:
     import platform
 
     return f"{platform.machine()} {platform.processor()}"
-
-
-def _evict(folder: Path, keep: int) -> None:
-    """Remove all but the ``keep`` most recently used entries (and scratch files a killed process left)."""
-    aged = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        path = folder / name
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        if name.startswith("."):
-            if name.endswith(".tmp") and st.st_mtime < _now() - 3600:
-                _remove(path)  # an hour old: its writer is gone
-            continue
-        if name.endswith(SUFFIX):
-            aged.append((st.st_mtime, name))
-    for _, name in sorted(aged, reverse=True)[keep:]:
-        _remove(folder / name)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def _short(text: str) -> str:

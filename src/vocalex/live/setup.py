@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from vocalex.engine.errors import UsageError
 from .devices import DeviceChoice, probe_device
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, MAX_MARGIN_MS, Calibration, LatencyPlan, calibrate, choose_stride,
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
 from .scheduling import at_realtime_priority, freeze_heap
 
@@ -60,8 +60,7 @@ def build_live_stream(
         raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
         raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
-    if not (math.isfinite(margin_ms) and 0 <= margin_ms <= MAX_MARGIN_MS):
-        raise UsageError(f"--margin-ms must be in 0..{MAX_MARGIN_MS:g}, got {margin_ms:g}")
+    check_margin_ms(margin_ms)
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
     # one thread and 30 ms with the default pool.
