@@ -35,6 +35,11 @@ def register(sub) -> None:
                    help="stream mode: frames the model sees per call (as vocalex live --window; default the model's own)")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
+    from vocalex.engine.config import DEFAULT_EDGES, EDGES
+
+    p.add_argument("--edges", choices=EDGES, default=DEFAULT_EDGES,
+                   help="what the model sees around the file: mirror (a model window of the file reflected at each "
+                        f"end: its first and last frames get real context), zero (silence, as live) (default {DEFAULT_EDGES})")
     add_model_options(p, threads_default="all cores")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
@@ -70,12 +75,12 @@ def run(args) -> int:
     if args.mode == "stream":
         lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
         config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window)
+                              "low-delay" if args.low_delay else "hann", window=args.window, edges=args.edges)
         config.check(separator.profile)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
-        config = OfflineConfig(wiener=args.wiener)
+        config = OfflineConfig(wiener=args.wiener, edges=args.edges)
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
