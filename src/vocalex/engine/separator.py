@@ -214,8 +214,8 @@ class Separator:
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
-        ``mode="stream"`` gives exactly what the live path outputs for this
-        stride / lookahead (latency removed); ``"offline"`` uses centred,
+        ``mode="stream"`` gives what the live path outputs for this stride / lookahead
+        (latency removed; exactly so with ``edges="zero"``, else beyond the first model window); ``"offline"`` uses centred,
         overlapping windows and has no stride or lookahead of its own. ``config``: a
         :class:`StreamConfig` or :class:`OfflineConfig` instead of the keywords. ``wiener=True``
         (offline only) refines the vocals by multichannel Wiener filtering
