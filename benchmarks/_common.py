@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from vocalex.evaluation.machine import describe, machine_info
+from vocalex.base.machine import describe, machine_info
 
 
 def machine() -> str:

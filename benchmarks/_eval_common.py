@@ -54,7 +54,7 @@ def run_script(main, name: str) -> int:
     """Run a script's main() as the CLI does: a VocalexError (no data, bad model, ...) is one line and its exit code."""
     import sys
 
-    from vocalex.engine.errors import VocalexError
+    from vocalex.base.errors import VocalexError
 
     try:
         return int(main() or 0)

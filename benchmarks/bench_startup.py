@@ -76,7 +76,7 @@ def first_calls(clip: Path, out: Path) -> dict:
         "import sys, time, json\n"
         "t0 = time.perf_counter()\n"
         "from vocalex.engine.separator import Separator\n"
-        "from vocalex.engine.files import separate_file\n"
+        "from vocalex.files.separate import separate_file\n"
         "t1 = time.perf_counter(); s = Separator.load(); t2 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t3 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t4 = time.perf_counter()\n"
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "bench_startup.json"))
     args = p.parse_args(argv)
 
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.base.machine import describe, machine_info
 
     vocalex = [str(Path(sys.executable).with_name("vocalex"))]
     if not Path(vocalex[0]).exists():

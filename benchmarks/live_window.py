@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     from vocalex.data.datasets import open_dataset
     from vocalex.engine import Separator
     from vocalex.engine.config import StreamConfig
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.base.machine import describe, machine_info
     from vocalex.evaluation.metrics import sdr
 
     windows = [int(w) for w in args.windows.split(",")]

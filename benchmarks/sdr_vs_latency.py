@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from vocalex.engine.config import StreamConfig, latency
     from vocalex.live.plan import DEFAULT_MARGIN_MS, calibrate, headroom_samples
     from vocalex.evaluation.evaluate import open_eval_dataset
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.base.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
     from vocalex.evaluation.plots import plot_sdr_vs_latency
 

@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from vocalex.data.datasets import decode_audio, open_dataset, resample
-    from vocalex.engine.files import list_audio_files
+    from vocalex.base.suffixes import list_audio_files
     from vocalex.training.cache import cached_file, cached_track
     from vocalex.training.teacher import TeacherCache
 

@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from vocalex.engine import Separator
-from vocalex.engine.errors import InvalidSamplesError, ModelError, UsageError
+from vocalex.base.errors import InvalidSamplesError, ModelError, UsageError
 from vocalex.engine.separator import lookahead_frames, parse_lookahead
 from vocalex.engine.stream import StreamSeparator
 

@@ -10,7 +10,7 @@ import pytest
 
 from vocalex.engine import Separator
 from vocalex.engine.config import (OfflineConfig, StreamConfig, latency, parse_lookahead, stream_output_frames)
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.errors import AudioInputError, UsageError
+from vocalex.base.errors import AudioInputError, UsageError
 from vocalex.training.cache import cached_file, cached_track
 from vocalex.data.datasets import Track, open_dataset
 from vocalex.data.splits import VALID_NAMES

@@ -160,7 +160,7 @@ def test_cli_defaults_match_the_python_functions():
 
     from vocalex.cli import bench as bench_cli, eval as eval_cli
     from vocalex.evaluation.evaluate import evaluate
-    from vocalex.evaluation.bench import bench
+    from vocalex.evaluation.speed import bench
 
     for module, fn in ((eval_cli, evaluate), (bench_cli, bench)):
         sub = argparse.ArgumentParser().add_subparsers()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.audio_io import AudioReader
+from vocalex.files.audio_io import AudioReader
 from vocalex.cli.main import main
-from vocalex.engine.errors import AudioInputError
+from vocalex.base.errors import AudioInputError
 
 pytest.importorskip("av")
 
@@ -110,7 +110,7 @@ def test_truncated_ffmpeg_inputs_are_refused_with_one_line(mixed_folder, tiny_mo
 
 def test_output_wavs_have_a_clean_float_header(tiny_model, tmp_path):
     # libsndfile's float WAV has a 16-byte fmt chunk, which sox rejects with "wave header missing extended
-    # part of fmt chunk"; vocalex writes format 3 with cbSize (18 bytes) and a fact chunk (engine/wavfile.py).
+    # part of fmt chunk"; vocalex writes format 3 with cbSize (18 bytes) and a fact chunk (files/wavfile.py).
     import struct
 
     src = tmp_path / "song.wav"

@@ -17,16 +17,16 @@ import soundfile as sf
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
 from vocalex.engine import Separator
 from vocalex.cli.main import main
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from vocalex.live.devices import resolve_devices
-from vocalex.live.engine import LiveEngine
+from vocalex.live.realtime import LiveEngine
 from vocalex.live.gains import stem_gains
 from vocalex.live.recorder import LiveRecorder
 from vocalex.live.setup import build_live_stream
 from vocalex.live.plan import DEFAULT_MARGIN_MS, SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 from vocalex.engine.model import ModelProfile
-from vocalex.engine.ringbuffer import SpscRing
+from vocalex.live.ringbuffer import SpscRing
 
 DEMO = "src/vocalex/engine/assets/demo_lets_go_fishin_30s.ogg"
 
@@ -405,7 +405,7 @@ def test_cli_measure_latency_prints_the_breakdown(jack_server, tiny_model, capsy
 def test_a_stream_that_cannot_open_leaves_no_recording(separator, devices, tmp_path):
     from dataclasses import replace
 
-    from vocalex.engine.errors import DeviceError
+    from vocalex.base.errors import DeviceError
 
     setup = build_live_stream(devices, separator=separator)
     bogus = replace(devices, samplerate=devices.samplerate // 2)  # JACK opens only at the server's rate

@@ -16,7 +16,7 @@ pytest_plugins = ["live_server"]  # the session fixture jack_server: a running J
 from vocalex.engine import Separator
 from vocalex.engine.config import StreamConfig
 from vocalex.cli.main import main
-from vocalex.engine.errors import AudioInputError, UsageError
+from vocalex.base.errors import AudioInputError, UsageError
 
 DEMO = "src/vocalex/engine/assets/demo_lets_go_fishin_30s.ogg"
 
@@ -105,7 +105,7 @@ def test_no_sound_card_start_server_plays_a_file_into_a_recording(tiny_model, tm
 
 
 def test_sigterm_stops_a_live_run_with_exit_143_and_keeps_the_recording(tiny_model, tmp_path):
-    # SIGTERM is handled in one place (engine/termination.py) for every command: live exits 143 like the others.
+    # SIGTERM is handled in one place (base/termination.py) for every command: live exits 143 like the others.
     import os
     import signal
     import subprocess

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from vocalex.engine.errors import ModelError
+from vocalex.base.errors import ModelError
 from vocalex.engine.model import METADATA_PREFIX, OnnxModel, read_profile
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from vocalex.engine import Separator
-from vocalex.engine.errors import ModelError
+from vocalex.base.errors import ModelError
 from vocalex.engine.integrity import WEIGHTS_KEY, check_weights, golden_path, stamp, weights_sha256
 from vocalex.engine.model import default_model_path, read_extra_metadata
 from vocalex.engine.onnx_meta import graph_bytes, read_header, records

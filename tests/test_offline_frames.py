@@ -4,7 +4,7 @@ import numpy as np
 import onnx
 import pytest
 
-from vocalex.engine.errors import ModelError
+from vocalex.base.errors import ModelError
 from vocalex.engine.model import OFFLINE_FRAMES_KEY, ModelProfile, OnnxModel, offline_frames_of
 from vocalex.engine.offline import LONG_WINDOW_CONTEXT, OFFLINE_CONTEXT, offline_context, offline_geometry
 from vocalex.engine.config import OfflineConfig, StreamConfig

@@ -16,7 +16,7 @@ import onnx
 import pytest
 import soundfile as sf
 
-from vocalex.engine.errors import (AudioInputError, InvalidSamplesError, ModelError, OutputError,
+from vocalex.base.errors import (AudioInputError, InvalidSamplesError, ModelError, OutputError,
                                    UnsupportedAudioError, UsageError)
 
 RATE = 44100
@@ -168,7 +168,7 @@ def test_bad_input_is_refused_with_one_line_and_no_output(case, tmp_path, tiny_m
 
 
 def test_error_classes_have_distinct_exit_codes():
-    from vocalex.engine import errors
+    from vocalex.base import errors
 
     classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.VocalexError)]
     codes = [c.exit_code for c in classes]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from vocalex.engine import session_cache
-from vocalex.engine.errors import ModelError
+from vocalex.base.errors import ModelError
 from vocalex.engine.integrity import golden_path
 from vocalex.engine.model import OnnxModel, default_model_path
 from vocalex.engine.session_cache import CACHE_ENV

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vocalex.engine import Separator  # noqa: E402
-from vocalex.engine.errors import UsageError  # noqa: E402
+from vocalex.base.errors import UsageError  # noqa: E402
 from vocalex.engine.model import OnnxModel, read_channels  # noqa: E402
 from vocalex.export.onnx_export import golden_path  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from vocalex.engine.stft import OlaSynthesizer, StftAnalyzer, hann_periodic, overlap_weight
 
 

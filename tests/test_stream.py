@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from vocalex.engine.model import ModelProfile, OnnxModel
 from vocalex.engine.separator import Separator
 from vocalex.engine.stream import StreamSeparator

@@ -12,7 +12,7 @@ import vocalex.engine
 
 from vocalex.engine import Separator
 from vocalex.engine.config import StreamConfig
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from vocalex.engine.model import OnnxModel
 
 pytest.importorskip("onnx")

@@ -152,7 +152,7 @@ def _stems_sampler():
 
 
 def test_train_config_refuses_bad_teacher_settings(tmp_path):
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.training.train import TrainConfig
 
     for bad in (dict(teacher_prob=1.5), dict(teacher_weight=-0.1)):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.audio_io import AudioReader, header_frames
+from vocalex.files.audio_io import AudioReader, header_frames
 from vocalex.cli.main import main
 
 RATE = 44100

@@ -1,4 +1,4 @@
-"""The plain-WAV reader (engine/wavfile.py) returns libsndfile's samples to the bit, and leaves it the rest.
+"""The plain-WAV reader (files/wavfile.py) returns libsndfile's samples to the bit, and leaves it the rest.
 
 `vocalex separate` reads WAVs without importing soundfile (start-up); these
 files are written by soundfile in every subtype the reader takes and compared
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalex.engine.audio_io import AudioReader
-from vocalex.engine.wavfile import WavReader
+from vocalex.files.audio_io import AudioReader
+from vocalex.files.wavfile import WavReader
 
 RATE = 44100
 

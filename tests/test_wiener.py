@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from vocalex.engine import Separator
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from vocalex.engine.model import ModelProfile, default_model_path
 from vocalex.engine.config import OfflineConfig
 from vocalex.engine.separator import separate_blocks

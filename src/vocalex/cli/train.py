@@ -78,7 +78,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     from vocalex.training.train import TrainConfig, train
 

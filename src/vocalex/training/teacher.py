@@ -91,7 +91,7 @@ class TeacherEntry:
 
 def load_teacher_cache(directory: str | os.PathLike, exclude: set[str] = frozenset()) -> list[TeacherEntry]:
     """Every entry of a cache folder, less those whose manifest ``track`` names are in ``exclude``."""
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     d = Path(directory)
     if not (d / MANIFEST).is_file():

@@ -1,7 +1,6 @@
-"""Files: which files are audio (one suffix list, one way to list a folder), and one input file -> its stem files.
+"""One input file -> its two stem files, written whole or not at all.
 
-Used by ``vocalex separate`` (one process or the worker processes of engine/batch.py), by the dataset
-readers (vocalex.data) and by training's extra material: every place that looks for audio asks here.
+Used by ``vocalex separate``, in one process or in the worker processes of files/batch.py.
 """
 
 from __future__ import annotations
@@ -10,29 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vocalex.base.errors import OutputError
+from vocalex.engine.config import OfflineConfig
+from vocalex.engine.separator import separate_blocks
+
+from .audio_io import AtomicAudioWriter, AudioReader, check_can_write
+
 STEMS = ("vocals", "accompaniment")
-
-# Suffixes of the formats libsndfile decodes (soundfile.available_formats()) as people name them, and of
-# those read through FFmpeg (audio_io: m4a/AAC/ALAC, mp4, webm, wma, ...); a folder is searched for
-# these, recursively.
-AUDIO_SUFFIXES = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 .wv .sd2 .voc .htk .mat "
-    ".m4a .m4b .mp4 .aac .adts .webm .weba .mka .mkv .mov .wma .asf .ac3 .eac3 .amr .3gp .3g2 .ape .tta .mpc "
-    ".mp2 .spx".split()
-)
-
-
-def is_audio_file(path: Path) -> bool:
-    """True when the name's suffix is one of AUDIO_SUFFIXES (the content is not opened)."""
-    return Path(path).suffix.lower() in AUDIO_SUFFIXES
-
-
-def list_audio_files(folder, recursive: bool = True) -> tuple[list[Path], list[Path]]:
-    """(audio files, other files) under ``folder``, each sorted; names starting with "." (at any depth) are left out."""
-    folder = Path(folder)
-    files = sorted(f for f in (folder.rglob("*") if recursive else folder.iterdir())
-                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts))
-    return [f for f in files if is_audio_file(f)], [f for f in files if not is_audio_file(f)]
 
 
 @dataclass
@@ -61,11 +44,6 @@ def separate_file(separator, input_path, out_root, *, name=None, config=None, fm
     appear only complete (atomic rename). on_progress(done_frames, total_frames)
     is called after every block.
     """
-    from .audio_io import AtomicAudioWriter, AudioReader, check_can_write
-    from .errors import OutputError
-    from .config import OfflineConfig
-    from .separator import separate_blocks
-
     config = OfflineConfig() if config is None else config
 
     input_path = Path(input_path)

@@ -14,8 +14,8 @@ import os
 import signal
 from pathlib import Path
 
-from .errors import AudioInputError, UsageError, VocalexError
-from .files import AUDIO_SUFFIXES, list_audio_files
+from vocalex.base.errors import AudioInputError, UsageError, VocalexError
+from vocalex.base.suffixes import AUDIO_SUFFIXES, list_audio_files
 
 def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
     """Inputs -> [(file, output folder relative to -o)], in order; a folder becomes its audio files, sorted.
@@ -77,8 +77,8 @@ _worker = {}
 
 
 def _init_worker(model, provider, threads) -> None:
-    from .termination import install_termination_handler
-    from .separator import Separator
+    from vocalex.base.termination import install_termination_handler
+    from vocalex.engine.separator import Separator
 
     install_termination_handler()
     try:
@@ -88,7 +88,7 @@ def _init_worker(model, provider, threads) -> None:
 
 
 def _separate_one(path, out_root, name, options):
-    from .files import separate_file
+    from .separate import separate_file
 
     if "error" in _worker:
         return ("error", path, *_worker["error"])

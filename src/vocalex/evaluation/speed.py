@@ -60,7 +60,7 @@ def decode(path, seconds=None):
     """Read a whole file through the engine's reader -> (float32 (frames, channels), rate)."""
     import numpy as np
 
-    from vocalex.engine.audio_io import AudioReader
+    from vocalex.files.audio_io import AudioReader
 
     with AudioReader(path) as reader:
         limit = None if seconds is None else int(round(seconds * reader.sample_rate))
@@ -77,7 +77,7 @@ def decode(path, seconds=None):
 
 def encode(stems: dict, sample_rate: int, folder) -> None:
     """Write each stem float (frames, channels) as folder/<stem>.wav with the engine's atomic writer."""
-    from vocalex.engine.audio_io import AtomicAudioWriter
+    from vocalex.files.audio_io import AtomicAudioWriter
 
     for name, audio in stems.items():
         audio = audio if audio.ndim == 2 else audio[:, None]
@@ -162,7 +162,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     """Run the three measurements; returns the JSON-ready dict (schema in tests/test_bench_cli.py)."""
     from vocalex.engine import Separator
 
-    from vocalex.evaluation.machine import machine_info
+    from vocalex.base.machine import machine_info
 
     song = Path(song) if song is not None else default_song()
     loaded = Separator.load(model=model, provider=provider, threads=threads)

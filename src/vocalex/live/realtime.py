@@ -99,8 +99,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vocalex.engine.errors import DeviceError, OutputError, UsageError, VocalexError
-from vocalex.engine.ringbuffer import SpscRing
+from vocalex.base.errors import DeviceError, OutputError, UsageError, VocalexError
+from vocalex.live.ringbuffer import SpscRing
 
 from .devices import (JACK_HOSTAPI_NAME, DeviceChoice, DeviceLostError, abandon_portaudio, jack_server_running, load_sounddevice,
                       open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error)
@@ -468,7 +468,7 @@ class LiveEngine:
                 self.device_lost = self._device_failure()
                 if self.device_lost:
                     break
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (engine.termination.Terminated): re-raised as is
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (base.termination.Terminated): re-raised as is
             interrupted = exc
         finally:
             paths = self.stop()

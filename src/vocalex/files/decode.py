@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioInputError
+from vocalex.base.errors import AudioInputError
 
 MAX_PADDING = 4096  # frames past the container's declared length still taken as encoder padding
 # Containers whose declared length the muxer writes (so a shorter decode means a cut file), and how many

@@ -1,9 +1,9 @@
 """Audio files in and out, block by block, checked at the boundary.
 
-Reading: plain WAVs through engine/wavfile.py (no libsndfile import: a
+Reading: plain WAVs through files/wavfile.py (no libsndfile import: a
 one-file run's start-up), anything else libsndfile reads (flac, ogg, mp3, aiff,
 ...), every integer or float subtype, and what it cannot (m4a/AAC/ALAC, mp4, webm, ...)
-through FFmpeg (engine/decode.py), delivered as float32 (frames, channels)
+through FFmpeg (files/decode.py), delivered as float32 (frames, channels)
 blocks, so a one-hour file never has to fit in memory. Problems become one-line errors:
 missing / unreadable / empty / not audio -> AudioInputError; channels outside
 1..8 or rates outside 8..192 kHz -> UnsupportedAudioError; NaN / Inf samples ->
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioInputError, InvalidSamplesError, OutputError, UnsupportedAudioError
-from .stream import MAX_CHANNELS, MAX_RATE, MIN_RATE
+from vocalex.base.errors import AudioInputError, InvalidSamplesError, OutputError, UnsupportedAudioError
+from vocalex.engine.stream import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from .wavfile import FloatWavWriter, WavReader, riff_chunks
 
 READ_BLOCK = 65536  # frames per block read from a file
@@ -72,7 +72,7 @@ class AudioReader:
             raise
 
     def _open(self):
-        """A plain WAV through engine/wavfile.py (no libsndfile import), else libsndfile, else FFmpeg."""
+        """A plain WAV through files/wavfile.py (no libsndfile import), else libsndfile, else FFmpeg."""
         try:
             wav = WavReader.open(self.path)
         except OSError as exc:
@@ -87,7 +87,7 @@ class AudioReader:
             return self._ffmpeg_or_raise(exc)
 
     def _ffmpeg_or_raise(self, sf_error):
-        """What libsndfile cannot open (m4a, mp4, webm, ...) goes to FFmpeg (engine/decode.py)."""
+        """What libsndfile cannot open (m4a, mp4, webm, ...) goes to FFmpeg (files/decode.py)."""
         from .decode import FfmpegReader
 
         try:
@@ -167,7 +167,7 @@ class AtomicAudioWriter:
             raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
         try:
-            if container == "WAV":  # our writer: libsndfile's float WAV header draws warnings (engine/wavfile.py)
+            if container == "WAV":  # our writer: libsndfile's float WAV header draws warnings (files/wavfile.py)
                 self._file = FloatWavWriter(tmp, sample_rate, channels)
             else:
                 import soundfile as sf

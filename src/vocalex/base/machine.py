@@ -1,11 +1,26 @@
-"""Name the machine a number was measured on (every benchmark and eval report carries it)."""
+"""Name the machine a number was measured on: benchmarks, eval and bench reports, the live loopback."""
 
 from __future__ import annotations
 
 import os
 import platform
 
-from vocalex.engine.machine import cpu_model  # one definition, shared with the engine's live loopback
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux) or platform, else "unknown"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_name() -> str:
+    """One line for a live measurement: CPU model, cores, OS."""
+    return f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def machine_info(provider: str | None = None) -> dict:
