@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import RESULTS, write_json
+from _common import RESULTS, write_json
 
 
 def main(argv=None) -> int:

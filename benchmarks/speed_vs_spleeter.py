@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _eval_common import DEMO_SONG, RESULTS, run_script, write_json
+from _common import DEMO_SONG, RESULTS, run_script, write_json
 
 
 def spleeter_example() -> Path | None:

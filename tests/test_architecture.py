@@ -80,6 +80,14 @@ def test_every_room_is_known():
     assert rooms == set(ALLOWED), rooms ^ set(ALLOWED)
 
 
+def test_the_tests_mirror_the_rooms():
+    # tests/<room>/ for the tests of a room; models/ holds the test models, the helpers sit at the top.
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders <= set(ALLOWED), folders - set(ALLOWED)
+    assert not [p.name for p in tests.glob("test_*.py") if p.name != Path(__file__).name]  # the house-wide test alone
+
+
 def test_no_import_points_the_wrong_way():
     wrong = [f"{module} imports {target} ({here} -> {there})"
              for here, there, module, target in _edges() if there not in ALLOWED[here]]
@@ -122,6 +130,7 @@ def test_the_checker_sees_a_wrong_import(tmp_path, monkeypatch):
     assert ("engine", "cli", "vocalex.engine.x", "vocalex.cli") in _edges()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("package", ["vocalex.base", "vocalex.engine", "vocalex.files", "vocalex.live"])
 def test_runtime_packages_do_not_import_torch(package):
     # Importing every module of the runtime (not only the package's __init__) loads no torch.

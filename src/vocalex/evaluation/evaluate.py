@@ -95,7 +95,7 @@ def evaluate(
     progress: bool = False,
     baseline_names=None,
 ) -> dict:
-    """Score every system on every track; returns the JSON-ready results dict (schema in tests/test_eval_cli.py).
+    """Score every system on every track; returns the JSON-ready results dict (schema in tests/cli/test_eval_cli.py).
 
     ``model``: one model (path, name or None for the bundled one; its systems are
     "vocalex offline" / "vocalex stream") or a list of them, scored side by side

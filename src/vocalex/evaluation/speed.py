@@ -159,7 +159,7 @@ def latency_budget(separator, host_rate: int, channels: int, stride=None, lookah
 
 def bench(song=None, model=None, provider="cpu", threads=None, stride=None, lookahead=None,
           host_rate=None, block=STREAM_BLOCK, seconds=None, wiener=False) -> dict:
-    """Run the three measurements; returns the JSON-ready dict (schema in tests/test_bench_cli.py)."""
+    """Run the three measurements; returns the JSON-ready dict (schema in tests/cli/test_bench_cli.py)."""
     from vocalex.engine import Separator
 
     from vocalex.base.machine import machine_info

@@ -72,7 +72,7 @@ class FloatWavWriter:
 # WAVE_FORMAT_EXTENSIBLE) are read here with numpy: importing soundfile (cffi, libsndfile) costs a one-file
 # `vocalex separate` ~20 ms of its ~300. Everything else (RF64, RIFX, 8-bit, u-law, ADPCM, a streamed header
 # without sizes, ...) is left to libsndfile. The samples are libsndfile's to the bit: integers scaled by
-# 2**-(bits - 1), 24-bit ones widened to 32 bits first, as libsndfile does (tests/test_wav_reader.py).
+# 2**-(bits - 1), 24-bit ones widened to 32 bits first, as libsndfile does (tests/files/test_wav_reader.py).
 
 WAVE_FORMAT_PCM = 1
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE

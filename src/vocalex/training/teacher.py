@@ -95,7 +95,7 @@ def load_teacher_cache(directory: str | os.PathLike, exclude: set[str] = frozens
 
     d = Path(directory)
     if not (d / MANIFEST).is_file():
-        raise UsageError(f"{d} is not a teacher cache (no {MANIFEST}); build one with benchmarks/teacher_cache.py")
+        raise UsageError(f"{d} is not a teacher cache (no {MANIFEST}); build one with scripts/teacher_cache.py")
     manifest = json.loads((d / MANIFEST).read_text())["entries"]
     entries = []
     for name, meta in sorted(manifest.items()):
