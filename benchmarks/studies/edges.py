@@ -7,8 +7,8 @@ it). Prints and saves per-clip SDRs and, per setting, median / mean and the pair
 
 Choose the setting on the training split; report the chosen one on the validation split:
 
-    nice python3 benchmarks/studies/edges.py --split train --limit 30 --windows 0,1,2 --out benchmarks/results/edges_train.json
-    nice python3 benchmarks/studies/edges.py --split valid --windows 0,1 --out benchmarks/results/edges_valid.json
+    nice python3 benchmarks/studies/edges.py --split train --limit 30 --windows 0,1,2 --out benchmarks/studies/results/edges_train.json
+    nice python3 benchmarks/studies/edges.py --split valid --windows 0,1 --out benchmarks/studies/results/edges_valid.json
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     import vocalex.engine.separator as separator_module
     from vocalex.data.datasets import open_dataset
     from vocalex.engine import Separator
-    from vocalex.evaluation.machine import machine_info
+    from vocalex.base.machine import machine_info
     from vocalex.evaluation.metrics import sdr
 
     tracks = open_dataset(args.data, split=args.split).tracks[: args.limit]

@@ -6,7 +6,7 @@ that much of the output), each with the channels as they are and swapped (the st
 jointly). The vocals estimates are averaged; accompaniment = mixture - vocals, as in the engine. Systems:
 plain (k = 0), swap (2 runs), shifts (4 runs), both (8 runs). Plain SDR (vocalex.evaluation.metrics).
 
-    nice python3 benchmarks/studies/tta.py --split train --limit 30 --out benchmarks/results/tta_train.json
+    nice python3 benchmarks/studies/tta.py --split train --limit 30 --out benchmarks/studies/results/tta_train.json
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
 
     from vocalex.data.datasets import open_dataset
     from vocalex.engine import Separator
-    from vocalex.evaluation.machine import machine_info
+    from vocalex.base.machine import machine_info
     from vocalex.evaluation.metrics import sdr
 
     sep = Separator.load(None if args.model == "default" else args.model, threads=args.threads, spinning=False)
