@@ -52,7 +52,7 @@ def run_config(mode: str = DEFAULT_MODE, stride: int = DEFAULT_STRIDE, lookahead
 EDGE_WINDOWS = 1   # model windows (n_fft) of signal mirrored at each end of a file: see edge_pad
 
 
-def edge_pad(profile, sample_rate: int, windows: int = EDGE_WINDOWS) -> int:
+def edge_pad(profile, sample_rate: int, windows: int | None = None) -> int:
     """Samples of mirrored signal put before a file's first and after its last sample: ``windows`` x the
     model's n_fft (its rate), in samples at the file's ``sample_rate`` (rounded up).
 
@@ -61,6 +61,7 @@ def edge_pad(profile, sample_rate: int, windows: int = EDGE_WINDOWS) -> int:
     end (4096 samples) scored best among none / one / two windows on the training split (README: the
     validation split's numbers; benchmarks/studies/edges.py).
     """
+    windows = EDGE_WINDOWS if windows is None else windows  # read at the call: the study sets it per run
     return -(-windows * profile.n_fft * int(sample_rate) // profile.sample_rate)
 
 
