@@ -21,7 +21,8 @@ ALLOWED = {
     "export": {"engine"},
     "evaluation": {"data", "export", "engine"},
     "training": {"evaluation", "data", "export", "engine"},
-    "cli": {"training", "evaluation", "data", "export", "live", "engine"},
+    "cluster": {"engine"},
+    "cli": {"cluster", "training", "evaluation", "data", "export", "live", "engine"},
 }
 
 
