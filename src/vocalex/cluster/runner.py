@@ -114,7 +114,7 @@ class _Driver:
         self.replacements = 2 * n + self.spec.retries * len(self.queue)  # bounded: a cluster losing every worker
         for _ in range(n):
             self._start_worker()
-        self.progress.say(f"{len(self.queue)} files to separate on {n} worker{'s' if n != 1 else ''} "
+        self.progress.say(f"{len(self.queue)} file{'s' if len(self.queue) != 1 else ''} to separate on {n} worker{'s' if n != 1 else ''} "
                           f"({self.spec.cpus_per_worker} CPU{'s' if self.spec.cpus_per_worker != 1 else ''} each)")
         self.lost_at = time.monotonic()
         try:
