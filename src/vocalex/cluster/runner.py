@@ -69,6 +69,9 @@ def _connect(ray, spec: BatchSpec) -> None:
         where = f"the Ray cluster at {spec.address}" if spec.address else "a local Ray instance"
         raise UsageError(f"cannot reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
             from None
+    # ray.init puts its own SIGTERM handler in place (it exits at once, status 15): ours again, so that SIGTERM
+    # stops the workers cleanly, as Ctrl-C does, and exits 143 as every vocalex command
+    library.install_termination_handler()
 
 
 class _Driver:
