@@ -299,7 +299,8 @@ def test_two_node_cluster_loses_its_worker_node_and_the_rerun_finishes(catalogue
         text = log.read_text()
         assert "left for the next run" in text and "Traceback" not in text, text
         assert _count(out, "done") < len(files)
-        assert not [p for p in out.rglob("*") if p.name.endswith(".part")]  # nothing half-written
+        assert not [p for p in out.rglob("*") if p.name.endswith(".part")]  # nothing half-written, nothing left over
+        assert all(len(list(d.glob("*.wav"))) == 2 for d in out.rglob("song*") if d.is_dir())
 
         nodes.append(_ray_node(temp, port, 2))  # a new machine joins; the same command finishes the catalogue
         proc = subprocess.run(args[:-2] + ["--worker-timeout", "60"], capture_output=True, text=True, timeout=120,

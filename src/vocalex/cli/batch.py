@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker count (default: as many as the cluster's CPUs or GPUs allow)")
     p.add_argument("--retries", type=int, default=2, help="further attempts for a file that failed or whose worker was lost (default 2)")
     p.add_argument("--worker-timeout", type=float, default=120.0, metavar="S",
-                   help="stop when no worker has run for S seconds, e.g. the cluster lost its nodes (default 120)")
+                   help="stop when no worker has run for S seconds, e.g. the cluster lost its nodes (default 120; the first workers get at least 120 s to start)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline", help="as vocalex separate (default offline)")
     add_stream(p, when="stream mode only: ")
     p.add_argument("--wiener", action="store_true", help="offline mode: Wiener filtering of the vocals (as vocalex separate)")

@@ -24,6 +24,7 @@ from .progress import Progress
 from .worker import Worker
 
 STOP_GRACE_S = 30.0   # how long stopping workers may take to end their current file
+START_S = 120.0       # the least time the first workers get to start
 
 
 def _ray():
@@ -83,7 +84,9 @@ class _Driver:
         self.running: dict = {}    # separate() ref -> (actor, node, job)
         self.failures: list = []   # exit codes, in order
         self.lost_at = None
+        self.started = False  # a worker has been ready at least once
         self.model_error = None
+        self.lost_tracks: set = set()  # tracks a lost worker was writing: swept once every worker is gone
 
     # ---------------------------------------------------------------- workers
     def _actor_class(self):
@@ -144,7 +147,7 @@ class _Driver:
             raise library.ModelError(line)
         if self.queue:
             self.failures.append(1)
-            self.progress.say(f"no worker could run for {self.spec.worker_timeout:.0f} s; {len(self.queue)} files "
+            self.progress.say(f"no worker could run for {self.spec.worker_timeout:.0f} s or more; {len(self.queue)} files "
                               "left for the next run (same command)", always=True)
         return self.failures[0] if self.failures else 0
 
@@ -162,8 +165,11 @@ class _Driver:
             return True
         if self.running or self.idle:
             self.lost_at = time.monotonic()
+            self.started = True
             return False
-        return time.monotonic() - self.lost_at > self.spec.worker_timeout
+        # The first workers may wait for nodes to join (or a cluster to scale up): they get at least START_S.
+        limit = self.spec.worker_timeout if self.started else max(self.spec.worker_timeout, START_S)
+        return time.monotonic() - self.lost_at > limit
 
     def _collect(self, ref) -> None:
         if ref in self.starting:
@@ -182,6 +188,7 @@ class _Driver:
             result = self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:  # the worker (or its node) died under this file
             self._replace()
+            self.lost_tracks.add(job.track)
             return self._retry(job, f"worker {node} lost ({type(exc).__name__})", 1)
         self.idle.append((actor, node))
         self._record(job, result)
@@ -232,10 +239,10 @@ class _Driver:
 
     def _end(self) -> None:
         """Kill the workers; in a local output folder, sweep what a killed worker may have left half-written."""
-        in_flight = [job for _, _, job in self.running.values()]
+        tracks = self.lost_tracks | {job.track for _, _, job in self.running.values()}
         for actor in [a for a, _ in self.idle] + [a for a, _, _ in self.running.values()] + list(self.starting.values()):
             self.ray.kill(actor)
         self.running.clear()
         if not storage.is_uri(self.plan.out):
-            for job in in_flight:
-                sweep(Path(self.plan.out), job.track, self.spec.fmt)
+            for track in sorted(tracks):
+                sweep(Path(self.plan.out), track, self.spec.fmt)
