@@ -158,7 +158,7 @@ def test_every_command_with_a_model_takes_the_same_lookahead():
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps the sub-parsers here
     takes = {name for name, sub in commands.items()
              if any("--lookahead" in action.option_strings for action in sub._actions)}
-    assert takes == {"separate", "live", "eval", "bench"}, takes
+    assert takes == {"separate", "batch", "live", "eval", "bench"}, takes
     for name in takes:
         args = commands[name].parse_args(["x"] if name in ("separate", "eval") else [])
         assert args.lookahead is None  # not given: the library's default applies
