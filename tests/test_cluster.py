@@ -133,6 +133,41 @@ def test_a_uri_without_fsspec_is_one_clear_line(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("vocalex: error: s3://bucket/songs/: object-store URIs need fsspec")
 
 
+def test_the_worker_separates_skips_unchanged_content_and_stops_cleanly(catalogue, tmp_path):
+    # The actor's body as a plain object: what each Ray worker runs, without Ray.
+    import hashlib
+
+    from vocalex.cluster import library
+    from vocalex.cluster.worker import Worker
+
+    root, files, reference = catalogue
+    data = MODEL.read_bytes()
+    options = {"mode": "offline"}
+    worker = Worker(data, hashlib.sha256(data).hexdigest(), "cpu", 1, str(tmp_path / "out"), "wav",
+                    library.run_config(MODEL, "offline"), options)
+    assert worker.ready()["node"]
+    job = {"input": str(files[0]), "track": "album/song0", "force": False, "done_keys": []}
+    result = worker.separate(job)
+    assert result["status"] == "done" and result["duration"] == 6.0, result
+    for stem in ("vocals", "accompaniment"):
+        assert Path(result["outputs"][stem]).read_bytes() == (reference / "album" / "song0" / f"{stem}.wav").read_bytes()
+    again = worker.separate({**job, "done_keys": [result["key"]]})
+    assert again["status"] == "done" and again["unchanged"] and again["key"] == result["key"]
+    refused = worker.separate(job)  # outputs exist, not done with this key: refused as by `vocalex separate`
+    assert refused["status"] == "failed" and refused["exit_code"] == 7 and "use --force" in refused["error"]
+
+    worker.stop()  # the driver's stop: the file in progress ends at its next block, leaving nothing behind
+    stopped = worker.separate({**job, "input": str(files[1]), "track": "album/song1"})
+    assert stopped["status"] == "stopped"
+    assert not (tmp_path / "out" / "album" / "song1").exists()
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".part")]
+
+    broken = Worker(b"not a model", hashlib.sha256(b"not a model").hexdigest(), "cpu", 1, str(tmp_path), "wav",
+                    library.run_config(MODEL, "offline"), options)
+    code, line = broken.ready()["error"]
+    assert code == 6 and "\n" not in line
+
+
 # ---------------------------------------------------------------- a local Ray instance
 
 def _needs_ray():  # per test: the tests above need no Ray
@@ -172,11 +207,33 @@ def test_local_ray_separates_like_the_cli_then_skips_what_is_done(catalogue, tmp
     proc = _vocalex("batch", root / "album", "-o", out, "--cpus", 2, "--model", MODEL)
     assert proc.returncode == 0 and "6 files done already" in proc.stderr and "nothing left" in proc.stderr
     _done_once(out / "vocalex-manifest.jsonl", files)
-    # other options are other results: keyed by model + options, not by the input alone
-    proc = _vocalex("batch", root / "album" / "song0.wav", "-o", out, "--cpus", 2, "--model", MODEL,
-                    "--format", "flac", "-q")
+    # the key is content + model + options: other options are other work; a touched file is looked at again
+    from vocalex.cluster.plan import BatchSpec, prepare
+
+    def todo(**kw):
+        plan = prepare(BatchSpec(inputs=(str(root / "album"),), out=str(out), model=str(MODEL), **kw))
+        plan.manifest.close()
+        return sorted(Path(job.input).name for job in plan.jobs), plan.skipped
+
+    assert todo() == ([], 6)
+    assert todo(fmt="flac") == (sorted(f.name for f in files), 0)
+    assert todo(mode="stream", stride=2) == (sorted(f.name for f in files), 0)
+    os.utime(files[1])
+    jobs, skipped = todo()
+    assert (jobs, skipped) == ([files[1].name], 5)
+
+    # an object-store URI in and a URI prefix out (fsspec's file://, the same code path as s3:// or gs://)
+    remote, song = tmp_path / "remote", root / "album" / "song0.wav"
+    proc = _vocalex("batch", f"file://{song}", "-o", f"file://{remote}", "--manifest", tmp_path / "m.jsonl",
+                    "--cpus", 2, "--model", MODEL, "--format", "flac", "-q")
     assert proc.returncode == 0, proc.stderr
-    assert sf.info(str(out / "song0" / "vocals.flac")).frames == 6 * RATE
+    local = _vocalex("separate", song, "-o", tmp_path / "flac", "--model", MODEL, "--format", "flac", "-q")
+    assert local.returncode == 0, local.stderr
+    for stem in ("vocals", "accompaniment"):
+        assert (remote / "song0" / f"{stem}.flac").read_bytes() == (tmp_path / "flac" / "song0" / f"{stem}.flac").read_bytes()
+    assert sorted(p.name for p in (remote / "song0").iterdir()) == ["accompaniment.flac", "vocals.flac"]
+    [record] = [r for r in _records(tmp_path / "m.jsonl") if r["status"] == "done"]
+    assert record["input"] == f"file://{song}" and record["options"]["format"] == "flac"
 
 
 @pytest.mark.ray
