@@ -50,6 +50,7 @@ class Job:
     force: bool
     done_keys: list = field(default_factory=list)
     attempts: int = 0
+    duration: float | None = None     # audio seconds of its last done record (a touched, unchanged file keeps it)
 
     def payload(self) -> dict:
         return {"input": self.input, "track": self.track, "force": self.force, "done_keys": self.done_keys}
@@ -101,11 +102,12 @@ def prepare(spec: BatchSpec, on_skip=None) -> Plan:
 
 
 def _classify(pairs, records, out: str, model_sha256: str, options: dict, force: bool):
-    last, done_keys = {}, {}
+    last, done_keys, durations = {}, {}, {}
     for r in records:
         last[r["input"]] = r
         if r.get("status") == "done":
             done_keys.setdefault((r["input"], r.get("track")), []).append(r.get("key"))
+            durations[(r["input"], r.get("track"))] = r.get("duration")
     jobs, skipped = [], 0
     for source, track in pairs:
         fp = inputs.fingerprint(source)
@@ -118,7 +120,8 @@ def _classify(pairs, records, out: str, model_sha256: str, options: dict, force:
             continue
         # outputs found under a file whose last word is "started" are that lost attempt's: they may be replaced
         lost = prev is not None and prev.get("status") == "started" and prev.get("track") == track
-        jobs.append(Job(source, track, fp, force or lost, done_keys.get((source, track), [])))
+        jobs.append(Job(source, track, fp, force or lost, done_keys.get((source, track), []),
+                        duration=durations.get((source, track))))
     return jobs, skipped
 
 

@@ -50,6 +50,10 @@ def run_batch(spec: BatchSpec, on_skip=None, stream=None) -> int:
         _connect(ray, spec)
         try:
             return _Driver(ray, plan, progress).run()
+        except ray.exceptions.RayError as exc:  # the cluster itself failed (its head lost, ...): one line, no traceback
+            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise library.VocalexError(f"the Ray cluster failed ({line}); what is done is in the manifest, "
+                                       "the same command resumes") from None
         finally:
             ray.shutdown()
     finally:
@@ -200,10 +204,12 @@ class _Driver:
 
     def _record(self, job, result: dict) -> None:
         if result["status"] == "done":
+            if result.get("unchanged") and job.duration is not None:
+                result = {**result, "duration": job.duration}
             record = {**result, "fingerprint": job.fingerprint, "model": self.plan.model, "options": self.plan.options,
                       "attempts": job.attempts}
             self.plan.manifest.append(record)
-            self.progress.file_done(result.get("duration", 0.0))
+            self.progress.file_done(0.0 if result.get("unchanged") else result.get("duration", 0.0))
         elif result["status"] == "failed":
             self._retry(job, result["error"], result["exit_code"], result)
         # "stopped": only while the run is being stopped; the file stays for the next run
@@ -221,8 +227,9 @@ class _Driver:
     # ---------------------------------------------------------------- the end
     def _stop(self) -> None:
         """Ask every busy worker to end its file; record what still finished within STOP_GRACE_S."""
-        self.progress.say(f"stopping: {len(self.running)} files in progress are discarded and left for the next "
-                          "run (same command)", always=True)
+        n = len(self.running)
+        self.progress.say(f"stopping: {n} file{'s' if n != 1 else ''} in progress {'are' if n != 1 else 'is'} "
+                          "discarded and left for the next run (same command)", always=True)
         for actor, _, _ in self.running.values():
             actor.stop.remote()
         deadline = time.monotonic() + STOP_GRACE_S
