@@ -124,8 +124,9 @@ class _Driver:
         self.replacements = 2 * n + self.spec.retries * len(self.queue)  # bounded: a cluster losing every worker
         for _ in range(n):
             self._start_worker()
-        self.progress.say(f"{len(self.queue)} file{'s' if len(self.queue) != 1 else ''} to separate on {n} worker{'s' if n != 1 else ''} "
-                          f"({self.spec.cpus_per_worker} CPU{'s' if self.spec.cpus_per_worker != 1 else ''} each)")
+        files, cpus = len(self.queue), self.spec.cpus_per_worker
+        self.progress.say(f"{files} file{'s' if files != 1 else ''} to separate on {n} worker{'s' if n != 1 else ''} "
+                          f"({cpus} CPU{'s' if cpus != 1 else ''} each)")
         self.lost_at = time.monotonic()
         try:
             while self.queue or self.running:
@@ -190,6 +191,11 @@ class _Driver:
         actor, node, job = self.running.pop(ref)
         try:
             result = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:  # not a VocalexError (a storage's own error): the worker lives
+            self.idle.append((actor, node))
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            return self._retry(job, f"{type(cause).__name__}: {line}", 1)
         except self.ray.exceptions.RayError as exc:  # the worker (or its node) died under this file
             self._replace()
             self.lost_tracks.add(job.track)

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from .library import MissingPackageError, UsageError
+from .library import AudioInputError, MissingPackageError, UsageError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -77,7 +77,7 @@ def fetch(uri: str, folder: Path) -> Path:
     try:
         fs.get(path, str(local))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{uri}: cannot be fetched ({exc})".splitlines()[0]) from None
+        raise AudioInputError(f"{uri}: cannot be fetched ({exc})".splitlines()[0]) from None
     return local
 
 
