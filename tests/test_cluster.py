@@ -162,6 +162,20 @@ def test_the_worker_separates_skips_unchanged_content_and_stops_cleanly(catalogu
     assert not (tmp_path / "out" / "album" / "song1").exists()
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".part")]
 
+    # an object-store URI in, a URI prefix out (fsspec's file://: the code path of s3:// or gs://), FLAC this time
+    flac = library.run_config(MODEL, "offline")
+    remote = Worker(data, hashlib.sha256(data).hexdigest(), "cpu", 1, f"file://{tmp_path / 'remote'}", "flac", flac,
+                    options)
+    local = Worker(data, hashlib.sha256(data).hexdigest(), "cpu", 1, str(tmp_path / "local"), "flac", flac, options)
+    job = {"input": f"file://{files[0]}", "track": "song0", "force": False, "done_keys": []}
+    assert remote.separate(job)["status"] == "done"
+    assert local.separate({**job, "input": str(files[0])})["status"] == "done"
+    assert sorted(p.name for p in (tmp_path / "remote" / "song0").iterdir()) == ["accompaniment.flac", "vocals.flac"]
+    for stem in ("vocals", "accompaniment"):
+        assert (tmp_path / "remote" / "song0" / f"{stem}.flac").read_bytes() == \
+            (tmp_path / "local" / "song0" / f"{stem}.flac").read_bytes()
+    assert remote.separate(job)["exit_code"] == 7  # an existing object is not overwritten without --force
+
     broken = Worker(b"not a model", hashlib.sha256(b"not a model").hexdigest(), "cpu", 1, str(tmp_path), "wav",
                     library.run_config(MODEL, "offline"), options)
     code, line = broken.ready()["error"]
@@ -222,18 +236,6 @@ def test_local_ray_separates_like_the_cli_then_skips_what_is_done(catalogue, tmp
     jobs, skipped = todo()
     assert (jobs, skipped) == ([files[1].name], 5)
 
-    # an object-store URI in and a URI prefix out (fsspec's file://, the same code path as s3:// or gs://)
-    remote, song = tmp_path / "remote", root / "album" / "song0.wav"
-    proc = _vocalex("batch", f"file://{song}", "-o", f"file://{remote}", "--manifest", tmp_path / "m.jsonl",
-                    "--cpus", 2, "--model", MODEL, "--format", "flac", "-q")
-    assert proc.returncode == 0, proc.stderr
-    local = _vocalex("separate", song, "-o", tmp_path / "flac", "--model", MODEL, "--format", "flac", "-q")
-    assert local.returncode == 0, local.stderr
-    for stem in ("vocals", "accompaniment"):
-        assert (remote / "song0" / f"{stem}.flac").read_bytes() == (tmp_path / "flac" / "song0" / f"{stem}.flac").read_bytes()
-    assert sorted(p.name for p in (remote / "song0").iterdir()) == ["accompaniment.flac", "vocals.flac"]
-    [record] = [r for r in _records(tmp_path / "m.jsonl") if r["status"] == "done"]
-    assert record["input"] == f"file://{song}" and record["options"]["format"] == "flac"
 
 
 @pytest.mark.ray
