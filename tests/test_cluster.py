@@ -182,6 +182,27 @@ def test_the_worker_separates_skips_unchanged_content_and_stops_cleanly(catalogu
     assert code == 6 and "\n" not in line
 
 
+def test_batch_without_ray_names_the_extra(tmp_path):
+    song = _write_catalogue(tmp_path, 1, 0.2)[0]
+    code = ("import sys; sys.modules['ray'] = None\nfrom vocalex.cli.main import main\n"
+            f"sys.exit(main(['batch', {str(song)!r}, '-o', {str(tmp_path / 'out')!r}, '--model', {str(MODEL)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 10 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "vocalex: error: vocalex batch runs on Ray: pip install 'vocalex[ray]'"
+    assert not list((tmp_path / "out").rglob("*.wav"))
+
+
+def test_an_unreachable_cluster_is_one_line_at_once(tmp_path):
+    song = _write_catalogue(tmp_path, 1, 0.2)[0]
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _vocalex("batch", song, "-o", tmp_path / "out", "--ray", f"127.0.0.1:{port}", timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"vocalex: error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"
+    assert not (tmp_path / "out").exists()  # nothing written, not even a manifest
+
+
 # ---------------------------------------------------------------- a local Ray instance
 
 def _needs_ray():  # per test: the tests above need no Ray

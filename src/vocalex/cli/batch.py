@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    from .options import add_model_options, add_stream
+    from .options import add_model, add_provider, add_stream
 
     p = sub.add_parser("batch", help="separate a catalogue on a Ray cluster (resumable, with a manifest)")
     p.add_argument("inputs", nargs="*", metavar="INPUT",
@@ -34,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=("offline", "stream"), default="offline", help="as vocalex separate (default offline)")
     add_stream(p, when="stream mode only: ")
     p.add_argument("--wiener", action="store_true", help="offline mode: Wiener filtering of the vocals (as vocalex separate)")
-    add_model_options(p, threads_default="--cpus-per-worker")
+    add_model(p)
+    add_provider(p)  # threads: each worker's come from its CPUs (--cpus-per-worker)
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt", help="wav (32-bit float, default) or flac (24-bit)")
     p.add_argument("--force", action="store_true", help="separate again, overwriting outputs, even what the manifest says is done")
     p.add_argument("--progress-every", type=float, default=10.0, metavar="S", help="seconds between progress lines (default 10)")
@@ -44,13 +45,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from vocalex.cluster import BatchSpec, run_batch
-    from vocalex.engine.errors import UsageError
     from vocalex.export.models import ensure
 
     from .separate import _say_skipped
 
-    if args.threads is not None:
-        raise UsageError("vocalex batch sets each worker's threads from its CPUs: use --cpus-per-worker")
     spec = BatchSpec(inputs=tuple(args.inputs), lists=tuple(args.lists), out=args.out, manifest=args.manifest,
                      model=ensure(args.model), provider=args.provider, fmt=args.fmt, mode=args.mode,
                      stride=args.stride, lookahead=args.lookahead, wiener=args.wiener, force=args.force,

@@ -37,6 +37,8 @@ def _ray():
 
 def run_batch(spec: BatchSpec, on_skip=None, stream=None) -> int:
     """Separate a catalogue per ``spec``; the exit code: 0 when every file is done, else the first failure's."""
+    if spec.address and spec.address != "auto":
+        _check_reachable(spec.address)  # before anything is written
     plan = prepare(spec, on_skip=on_skip)
     progress = Progress(len(plan.jobs), quiet=spec.quiet, every=spec.every, stream=stream)
     try:
@@ -77,6 +79,19 @@ def _connect(ray, spec: BatchSpec) -> None:
     # ray.init puts its own SIGTERM handler in place (it exits at once, status 15): ours again, so that SIGTERM
     # stops the workers cleanly, as Ctrl-C does, and exits 143 as every vocalex command
     library.install_termination_handler()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Refuse a head that does not answer at once: ray.init itself retries a wrong address for minutes."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address}: give the head's host:port (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 class _Driver:
