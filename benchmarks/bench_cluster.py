@@ -1,6 +1,6 @@
 """Catalogue throughput: `vocalex separate --jobs 2` (worker processes) against `vocalex batch` on a local Ray instance.
 
-    python3 benchmarks/bench_cluster.py [--songs 8] [--clips-per-song 4] [--workers 2] [--data ../shared/data/musdb18-7s]
+    python3 benchmarks/bench_cluster.py [--songs 8] [--clips-per-song 4] [--workers 2] [--data DIR]
 
 Songs are made of MUSDB18 7-s preview mixtures (stream 0), --clips-per-song of them end to end, decoded to
 WAV first (not timed). Each command runs once as a fresh process, as a user runs it, on the same files, with
@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine
-from _eval_common import MUSDB_7S, REPO, RESULTS, write_json
+from _common import REPO, RESULTS, add_data_option, machine, write_json
 
 
 def make_songs(data: Path, folder: Path, songs: int, per_song: int) -> float:
@@ -78,14 +77,14 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=8)
     parser.add_argument("--clips-per-song", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="--jobs of the local run, CPUs of the Ray instance")
-    parser.add_argument("--data", type=Path, default=MUSDB_7S)
+    add_data_option(parser, "folder of MUSDB18 7-s previews (.stem.mp4)")
     args = parser.parse_args()
 
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), RAY_USAGE_STATS_ENABLED="0")
     vocalex = [sys.executable, "-m", "vocalex"]
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         tmp = Path(tmp)
-        audio = make_songs(args.data, tmp / "songs", args.songs, args.clips_per_song)
+        audio = make_songs(Path(args.data), tmp / "songs", args.songs, args.clips_per_song)
         print(f"{args.songs} songs, {audio:.0f} s of audio; {machine()}")
         runs = {
             f"separate --jobs {args.workers}": vocalex + ["separate", tmp / "songs", "-o", tmp / "local", "-q",

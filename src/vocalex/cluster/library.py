@@ -1,8 +1,8 @@
-"""The one door from the cluster room into the library: every call into vocalex.engine goes through here.
+"""The one door from the cluster room into the library: every call into vocalex.base, .files and .engine goes here.
 
 The rest of the room (inputs, manifest, worker, runner) imports names from this module only, so when the
-library's file I/O moves (issue 23: a files room, a ground floor for errors and termination) this file is
-the one to fix. Nothing here imports ray; each import of the library is made where it is first needed, so
+library moves things again (as issue 23 moved file I/O into files/ and errors into base/) this file is the
+one to fix. Nothing here imports ray; each import of the library is made where it is first needed, so
 that the driver, which never separates, does not load ONNX Runtime or numba.
 """
 
@@ -12,44 +12,44 @@ import hashlib
 import os
 from pathlib import Path
 
-from vocalex.engine.errors import (AudioInputError, MissingPackageError, ModelError, OutputError,  # noqa: F401
-                                   UsageError, VocalexError)
-from vocalex.engine.termination import (INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated,  # noqa: F401
-                                        install_termination_handler)
+from vocalex.base.errors import (AudioInputError, MissingPackageError, ModelError, OutputError,  # noqa: F401
+                                 UsageError, VocalexError)
+from vocalex.base.termination import (INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated,  # noqa: F401
+                                      install_termination_handler)
 
 # The stems a file gives, in the local run's layout OUT/<track>/<stem>.<fmt>.
 FORMATS = ("wav", "flac")
 
 
 def stems() -> tuple[str, ...]:
-    from vocalex.engine.files import STEMS
+    from vocalex.files.separate import STEMS
 
     return STEMS
 
 
 def is_audio_name(name: str) -> bool:
     """True when a file (or object) name has one of the library's audio suffixes."""
-    from vocalex.engine.files import is_audio_file
+    from vocalex.base.suffixes import is_audio_file
 
     return is_audio_file(Path(name))
 
 
 def audio_suffixes() -> frozenset:
-    from vocalex.engine.files import AUDIO_SUFFIXES
+    from vocalex.base.suffixes import AUDIO_SUFFIXES
 
     return AUDIO_SUFFIXES
 
 
 def expand_local(paths, on_skip=None) -> list[tuple[Path, Path]]:
     """Local files and folders -> [(file, track folder relative to OUT)]: the very rule of ``vocalex separate``."""
-    from vocalex.engine.batch import expand_inputs
+    from vocalex.files.batch import expand_inputs
 
     return expand_inputs(paths, on_skip=on_skip)
 
 
 def output_paths(out_root: Path, track: str, fmt: str) -> dict:
     """stem -> OUT/<track>/<stem>.<fmt>, as the library names them."""
-    from vocalex.engine.files import output_paths as paths
+    from vocalex.files.separate import output_paths as paths
 
     return paths(Path(track), out_root, fmt, name=track)
 
@@ -102,7 +102,7 @@ def separate(separator, path: Path, out_root: Path, track: Path, config, fmt: st
     Returns (outputs {stem: Path}, audio seconds, warnings); raises VocalexError. ``on_progress`` may raise to
     stop the file: the library then discards its hidden partial files and any folder it created.
     """
-    from vocalex.engine.files import separate_file
+    from vocalex.files.separate import separate_file
 
     result = separate_file(separator, path, out_root, name=str(track), config=config, fmt=fmt, force=force,
                            on_progress=on_progress)
@@ -112,7 +112,7 @@ def separate(separator, path: Path, out_root: Path, track: Path, config, fmt: st
 def partial_files(folder: Path, fmt: str) -> list[Path]:
     """Hidden partial files the library's atomic writer leaves in ``folder`` when its process is killed outright.
 
-    The writer (engine/audio_io.AtomicAudioWriter) names them ``.<stem>.<fmt>.<pid>.<hex>.part`` beside the
+    The writer (files/audio_io.AtomicAudioWriter) names them ``.<stem>.<fmt>.<pid>.<hex>.part`` beside the
     final name and renames them into place only when complete; a SIGKILL'ed worker (a lost node) cannot
     remove its own. Only names of that exact shape are returned, never a final output.
     """

@@ -40,7 +40,7 @@ def _fs(uri: str):
 def expand_uri(uri: str, is_audio) -> list[tuple[str, PurePosixPath]]:
     """A URI -> [(object URI, track folder relative to OUT)]: a prefix becomes its audio objects, as a folder does.
 
-    The layout is the local one (engine/batch.expand_inputs): an object by itself writes to ``<name>``, an object
+    The layout is the local one (files/batch.expand_inputs): an object by itself writes to ``<name>``, an object
     under a prefix keeps its place under the prefix's last name (``s3://b/album/cd1/01.wav`` given as
     ``s3://b/album`` -> ``album/cd1/01``).
     """
