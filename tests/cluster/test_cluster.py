@@ -377,7 +377,7 @@ def test_two_node_cluster_loses_its_worker_node_and_the_rerun_finishes(catalogue
         _wait_port(port)
         nodes.append(_ray_node(temp, port, 2))
         args = [sys.executable, "-m", "vocalex", "batch", str(root / "album"), "-o", str(out), "--ray",
-                f"{LOOPBACK}:{port}", "--model", str(MODEL), "--workers", "2", "--worker-timeout", "8"]
+                f"{LOOPBACK}:{port}", "--model", str(MODEL), "--workers", "2", "--worker-timeout", "5"]
         with open(log, "w") as err:
             proc = subprocess.Popen(args, stderr=err, env=_env())
             try:
