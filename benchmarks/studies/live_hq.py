@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared helpers
+from _common import add_data_option  # noqa: E402
 
 
 def load_clips(data: str, split: str, limit: int | None):
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", required=True)
     p.add_argument("--configs", required=True, help="comma list of stride:lookahead:window:synthesis or offline")
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "musdb18-7s"))
+    add_data_option(p)
     p.add_argument("--split", default="valid")
     p.add_argument("--limit", type=int)
     p.add_argument("--threads", type=int, default=1)

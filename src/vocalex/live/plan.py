@@ -62,6 +62,11 @@ MIN_AUTO_STRIDE = 4
 # --margin-ms 0 is the way to the smallest latencies (README, "20 ms where compute is nearly free").
 DEFAULT_MARGIN_MS = 10.0
 MAX_MARGIN_MS = 1000.0  # more would only add delay, and the rings grow with it
+# What `vocalex live` aims for when no latency, model, stride or lookahead is given (live/choice.py picks the best
+# measured quality within it): near enough for karaoke and DJ vocal removal from a playing source, where the
+# listener hears only the processed sound; not for a singer monitoring their own voice (10-30 ms, FIELD.md),
+# who asks for --latency-ms 50 or --latency-ms lowest.
+DEFAULT_TARGET_MS = 120.0
 
 
 def check_margin_ms(margin_ms: float) -> None:

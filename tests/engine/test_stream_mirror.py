@@ -9,7 +9,7 @@ import soundfile as sf
 import vocalex.engine
 from vocalex.engine import Separator
 from vocalex.engine.config import StreamConfig
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 
 DEMO = Path(vocalex.engine.__file__).parent / "assets" / "demo_lets_go_fishin_30s.ogg"
 
