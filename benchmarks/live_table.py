@@ -39,8 +39,9 @@ CANDIDATES = [
 ]
 
 
-def config_key(stride, lookahead, window, synthesis) -> str:
-    return f"{stride}:{lookahead}:{window or 0}:{synthesis}"
+def config_key(stride, lookahead, window, synthesis, mirror=0) -> str:
+    """The configuration as benchmarks/studies/live_hq.py names it."""
+    return f"{stride}:{lookahead}:{window or 0}:{synthesis}" + (f":{mirror}" if mirror else "")
 
 
 def cached_scores(paths) -> dict:

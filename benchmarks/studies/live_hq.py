@@ -1,9 +1,10 @@
 """Study (issue 20): what the pretrained Spleeter nets score in the live setting, per configuration.
 
-    python3 benchmarks/studies/live_hq.py --model hq-vocals --configs 1:0:64:low-delay,2:0:64:low-delay
+    python3 benchmarks/studies/live_hq.py --model hq-vocals --configs 1:0:64:low-delay,1:1:64:low-delay:4
                                           [--split valid] [--limit N] [--out results.jsonl]
 
-A configuration is stride:lookahead:window:synthesis (window 0: the model's own n_frames), or "offline".
+A configuration is stride:lookahead:window:synthesis[:mirror] (window 0: the model's own n_frames; mirror:
+StreamConfig.mirror, default 0), or "offline".
 Each is scored in stream mode on the MUSDB18-7s clips of the split (vocals SDR per clip, the eval metric),
 and one JSON line per configuration (per-clip scores included, for paired comparisons) is appended to --out.
 SDR does not depend on the machine or its load; call times are measured elsewhere (benchmarks/live_table.py).
@@ -43,8 +44,9 @@ def score(sep, clips, config: str) -> dict:
     if config == "offline":
         cfg = OfflineConfig()
     else:
-        stride, lookahead, window, synthesis = config.split(":")
-        cfg = StreamConfig(int(stride), int(lookahead), synthesis, window=int(window) or None)
+        stride, lookahead, window, synthesis, *mirror = config.split(":")
+        cfg = StreamConfig(int(stride), int(lookahead), synthesis, window=int(window) or None,
+                           mirror=int(mirror[0]) if mirror else 0)
     per_clip = {}
     for name, rate, mix, voc in clips:
         est = sep.separate(mix, rate, config=cfg)["vocals"]
