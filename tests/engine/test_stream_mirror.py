@@ -65,8 +65,10 @@ def test_mirror_changes_the_output_not_the_latency_and_is_block_size_invariant()
 
 def test_mirror_must_leave_real_frames_for_the_stride_and_lookahead():
     profile = Separator.load("hq-vocals", threads=1).profile
-    StreamConfig(1, 1, window=64, mirror=61).check(profile)
-    with pytest.raises(UsageError, match=r"mirror must be in 0\.\.61 frames"):
-        StreamConfig(1, 1, window=64, mirror=62).check(profile)
+    StreamConfig(1, 1, window=64, mirror=31).check(profile)
+    with pytest.raises(UsageError, match=r"mirror must be in 0\.\.31 frames"):
+        StreamConfig(1, 1, window=64, mirror=32).check(profile)
+    with pytest.raises(UsageError, match=r"mirror must be in 0\.\.2 frames"):
+        StreamConfig(60, 2, window=64, mirror=3).check(profile)
     with pytest.raises(UsageError, match="mirror must be an integer"):
         StreamConfig(1, 1, window=64, mirror=1.5)

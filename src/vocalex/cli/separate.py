@@ -26,7 +26,8 @@ def register(sub) -> None:
                         "or FFmpeg reads)")
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
-                   help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
+                   help="offline: best quality, centred context (default); stream: the live path's processing with the "
+                        "stream settings given (--latency-ms: exactly what vocalex live --latency-ms plays)")
     # None = not given: offline mode refuses them instead of ignoring them without a word.
     add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",

@@ -85,9 +85,11 @@ class StreamConfig:
         if not 0 <= self.lookahead <= n_frames - self.stride:
             raise UsageError(f"lookahead must be in 0..{n_frames - self.stride} frames (n_frames - stride), "
                              f"got {self.lookahead}")
-        if not 0 <= self.mirror <= n_frames - self.stride - self.lookahead - 1:
-            raise UsageError(f"mirror must be in 0..{n_frames - self.stride - self.lookahead - 1} frames "
-                             f"(n_frames - stride - lookahead - 1), got {self.mirror}")
+        # the real frames must hold the stride and the lookahead, and the mirror reflects real frames only
+        most = min(n_frames - self.stride - self.lookahead, (n_frames - 1) // 2)
+        if not 0 <= self.mirror <= most:
+            raise UsageError(f"mirror must be in 0..{most} frames (at most n_frames - stride - lookahead, and under "
+                             f"half the window), got {self.mirror}")
 
 
 @dataclass(frozen=True)

