@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from vocalex.engine import Separator
-    from vocalex.engine.model import default_model_path
+    from vocalex.engine.registry import default_model_path
 
     if args.model is None:
         if not default_model_path().exists():

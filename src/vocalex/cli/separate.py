@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 
-def register(sub) -> None:
-    from .options import add_model_options, add_stream
+from .options import add_model_options, add_stream, error_line, resolve_model
 
+
+def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
@@ -46,7 +47,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from vocalex.base.errors import ModelError, UsageError, VocalexError
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
+    from vocalex.engine.config import OfflineConfig, resolve_stream
     from vocalex.engine.separator import Separator
 
     from vocalex.files.batch import expand_inputs, run_parallel
@@ -61,17 +62,13 @@ def run(args) -> int:
                          "its own centred windows: add --mode stream or drop them")
     if args.mode == "offline" and (args.low_delay or args.window is not None):
         raise UsageError(f"{'--low-delay' if args.low_delay else '--window'} is a stream-mode option (add --mode stream)")
-    from vocalex.export.models import ensure
-
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
-    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False,
+    separator = Separator.load(resolve_model(args.model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
     if args.mode == "stream":
-        lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
-        config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window)
-        config.check(separator.profile)
+        config = resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
+                                args.window)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
@@ -181,7 +178,7 @@ class _Progress:
         self._print(line)
 
     def fail(self, path, exc) -> None:
-        self._print(f"vocalex: error: {exc}", always=True)
+        self._print(error_line(exc), always=True)
 
     def _print(self, line: str, always: bool = False) -> None:
         if self._bar is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .background import InThread
-from .config import core_holdback, stream_output_frames
+from .config import CoreConfig, core_holdback, stream_output_frames
 from .jit import njit  # compiled on first call: the offline path never calls these
-from .model import rows_for
+from .contract import rows_for
 from .stft import OlaSynthesizer, StftAnalyzer, stft_delay
 
 
@@ -111,58 +111,54 @@ class MaskingCore:
     The output stream is the masked input delayed by ``align`` = n_fft - hop
     samples (plus the fractional ``delay_fraction`` applied as a phase), and is
     at most ``holdback`` samples behind the input count at any time.
-    ``windows_per_call`` > 1 batches that many stride-spaced windows in one model
-    call (used by the offline mode). ``pipelined`` runs each model call in a
-    worker thread while the next input is analysed and the previous output
-    synthesised, at the price of one more call's worth of holdback (offline mode:
-    throughput counts, latency is removed afterwards). ``wiener_iterations`` > 0
-    refines each call's vocals by multichannel Wiener filtering over that call's
-    output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
-    spans seconds of frames to estimate the spatial covariance from).
-    ``n_frames``: frames per model window, the profile's unless given (offline
-    mode passes a dynamic-frames model's ``offline_frames``).
-    ``block``: every input holds a multiple of this many samples (StreamConfig.block), which
-    shortens the holdback (config.core_holdback); None for any size.
-    ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
-    for the live path) or "numpy" (their vectorised twins in npkernels.py: no
-    numba start-up, for the offline path, which feeds hundreds of frames at a time).
+    ``config`` (engine.config.CoreConfig) says how it runs: ``windows_per_call`` > 1
+    batches that many stride-spaced windows in one model call (offline mode);
+    ``pipelined`` runs each model call in a worker thread while the next input is
+    analysed and the previous output synthesised, at the price of one more call's
+    worth of holdback (offline mode: throughput counts, latency is removed
+    afterwards); ``wiener_iterations`` > 0 refines each call's vocals by
+    multichannel Wiener filtering over that call's output frames
+    (:mod:`vocalex.engine.wiener`; offline mode only, where a call spans seconds
+    of frames to estimate the spatial covariance from); ``n_frames`` is the model
+    window (offline mode: a dynamic-frames model's ``offline_frames``); ``block``:
+    every input holds a multiple of this many samples (StreamConfig.block), which
+    shortens the holdback (config.core_holdback); ``kernels``: "numba" (the
+    compiled per-hop loops of this module and stft.py, for the live path) or
+    "numpy" (their vectorised twins in npkernels.py: no numba start-up, for the
+    offline path, which feeds hundreds of frames at a time).
     """
 
-    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None, block: int | None = None):
+    def __init__(self, model, channels: int, config: CoreConfig, delay_fraction: float = 0.0):
         p = model.profile
         self.model = model
+        self.config = config
         self.channels = channels
-        self.stride = stride
-        self.lookahead = lookahead
-        self.windows = windows_per_call
+        self.stride = stride = config.stride
+        self.lookahead = lookahead = config.lookahead
+        self.windows = windows_per_call = config.windows_per_call
+        synthesis, pipelined = config.synthesis, config.pipelined
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
         self.rows = rows_for(channels, model.channels)
         self.n_fft, self.hop, self.n_bins = p.n_fft, p.hop_length, p.n_bins
-        self.n_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
+        self.n_frames = config.n_frames  # window length (offline: may be longer than the profile's)
         self.n_freqs = p.n_fft // 2 + 1
-        self.frames_per_call = stride * windows_per_call
-        if kernels == "numpy":
-            if synthesis != "hann":
-                raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
-            from . import npkernels as k
+        self.frames_per_call = config.frames_per_call
+        if config.kernels == "numpy":
+            from . import npkernels as k  # here: the live path never loads the numpy twins
 
             self._synth = k.OlaSynthesizer(self.n_fft, self.hop, channels)
             self._analyzer = k.StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call)
             self._append_frames, self._frames_silent, self._masked_spectra = k.append_frames, k.frames_silent, k.masked_spectra
-        elif kernels == "numba":
+        else:
             # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
             # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
             self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
             self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call,
                                           self._synth.analysis_window if synthesis != "hann" else None)
             self._append_frames, self._frames_silent, self._masked_spectra = _append_frames, _frames_silent, _masked_spectra
-        else:
-            raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
         self.align = stft_delay(self.n_fft, self.hop, synthesis)
-        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, block)
+        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, config.block)
         self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
         s = self.frames_per_call
         self._running = None
@@ -184,7 +180,7 @@ class MaskingCore:
         self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction, hann=not self.low_delay).astype(np.complex64)
         self._scratch = np.zeros(self.n_bins - self.n_bins // 2, dtype=np.float32)
         self._high_gain = high_band_gain(self.n_freqs, self.n_bins)
-        self.wiener_iterations = int(wiener_iterations)
+        self.wiener_iterations = config.wiener_iterations
         if self.wiener_iterations:
             # The filter needs the plain estimate without the delay phasor and the mixture frames it came from.
             self._mask_phasor = np.ones(self.n_freqs, dtype=np.complex64)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from vocalex.engine.config import resolve_stream  # import-light: the standard library only
+
 # module level: only the standard library (the CLI's parser reads STREAM_BLOCK; numpy loads in the functions)
 DEFAULT_SONG = "demo_lets_go_fishin_30s.ogg"  # in vocalex/engine/assets
 STREAM_BLOCK = 256  # host samples per process() call, a common live buffer size
@@ -124,16 +126,15 @@ def _ms_stats(seconds_list) -> dict:
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "n": int(ms.size)}
 
 
-def latency_budget(separator, host_rate: int, channels: int, stride=None, lookahead=None) -> dict:
-    """The stream mode's algorithmic latency split into its parts, in ms at ``host_rate``.
+def latency_budget(separator, host_rate: int, channels: int, config) -> dict:
+    """The stream mode's algorithmic latency (``config``: a StreamConfig) split into its parts, in ms at ``host_rate``.
 
     Parts follow engine/stream.py: alignment n_fft - hop, (stride - 1) hops
     waiting for the stride, lookahead hops, one hop - 1 sample of hold, and
     resampling = the rest of ``stream.latency`` when the host rate differs.
     """
     p = separator.profile
-    kwargs = {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}
-    stream = separator.stream(host_rate, channels, **kwargs)
+    stream = separator.stream(host_rate, channels, config=config)
     m = 1000.0 / p.sample_rate
     parts = {
         "alignment_ms": (p.n_fft - p.hop_length) * m,
@@ -169,10 +170,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     timed = TimedModel(loaded.model)
     separator = Separator(timed)
     profile = separator.profile
-    if lookahead is not None:  # frames, or "20ms"
-        from vocalex.engine.config import parse_lookahead
-
-        lookahead = parse_lookahead(lookahead, profile)
+    config = resolve_stream(profile, stride, lookahead)  # lookahead: frames, or "20ms"
     audio, rate = decode(song, seconds)
     channels = audio.shape[1]
     duration = len(audio) / rate
@@ -180,11 +178,10 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     # Warm-up: numba compiles the STFT kernels and ONNX Runtime plans on first use.
     warm = audio[: min(len(audio), rate)]
     separator.separate(warm, rate, mode="offline")
-    separator.separate(warm, rate, mode="stream", **_stream_kwargs(stride, lookahead))
+    separator.separate(warm, rate, config=config)
 
     # Stream mode, host-sized blocks, as a live callback would feed it.
-    kwargs = _stream_kwargs(stride, lookahead)
-    stream = separator.stream(rate, channels, **kwargs)
+    stream = separator.stream(rate, channels, config=config)
     timed.calls.clear()
     block_times = []
     t0 = time.perf_counter()
@@ -196,7 +193,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     stream_calls = list(timed.calls)
     call_stats = _ms_stats(stream_calls)
 
-    budget = latency_budget(separator, host_rate or profile.sample_rate, channels, stride, lookahead)
+    budget = latency_budget(separator, host_rate or profile.sample_rate, channels, config)
     budget["compute_ms_p50"] = call_stats["p50"]
     budget["compute_ms_p99"] = call_stats["p99"]
     budget["total_ms"] = budget["algorithmic_ms"] + (call_stats["p99"] or 0.0)
@@ -240,6 +237,3 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
         **extra,
     }
 
-
-def _stream_kwargs(stride, lookahead) -> dict:
-    return {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vocalex.base.errors import UsageError
+from vocalex.engine.config import StreamConfig, latency, resolve_stream
+from vocalex.engine.separator import Separator
+from vocalex.engine.stream import check_window
+
 from .devices import DeviceChoice, probe_device
 from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
@@ -52,14 +56,10 @@ def build_live_stream(
     (:func:`calibrate`) plus ``margin_ms``, in whole device blocks. ``window``: frames per model call
     (StreamConfig.window; None for the model's n_frames).
     """
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
-    from vocalex.engine.separator import Separator
-    from vocalex.engine.stream import check_window
-
     if latency_ms is not None and (stride is not None or lookahead is not None):
-        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+        raise UsageError("give either `latency_ms` or `stride`/`lookahead`, not both")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
-        raise UsageError(f"--latency-ms must be a positive number, got {latency_ms:g}")
+        raise UsageError(f"`latency_ms` must be a positive number, got {latency_ms:g}")
     check_margin_ms(margin_ms)
     # One ONNX Runtime thread unless told otherwise: the default pool spin-waits on every core, which
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
@@ -77,28 +77,29 @@ def build_live_stream(
     call_seconds = at_realtime_priority(worker_priority, time_model_call, sep.model, channels, 8, window)
     hop, model_rate = profile.hop_length, profile.sample_rate
 
-    s = choose_stride(call_seconds, profile, max_load) if stride is None else stride
-    la = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
     # The device's period is fixed: at the model's rate the stream needs no hold for other block sizes
     # (StreamConfig.block: 5.8 ms less for the bundled model with 256-sample blocks). The worker feeds it whole blocks.
     block = blocksize if rate == profile.sample_rate else None
+    # One config, checked once; the planner varies only its stride and lookahead.
+    base = resolve_stream(profile, stride if stride is not None else choose_stride(call_seconds, profile, max_load),
+                          lookahead, synthesis, window, block)
     # The stride fixes which blocks pay for a model call; lookahead does not change the work per block,
     # so one calibration at lookahead 0 serves every lookahead the planner tries.
     freeze_heap()  # as the live run will have it (LiveEngine.start), so that the calibration does not time collections
-    calibration = calibrate(sep.stream(rate, channels, config=StreamConfig(s, 0, synthesis, block, window)), blocksize,
+    calibration = calibrate(sep.stream(rate, channels, config=replace(base, lookahead=0)), blocksize,
                             calibration_seconds, priority=worker_priority)
     if latency_ms is not None:
         plan = plan_latency(
             profile, call_seconds, latency_ms, rate, blocksize,
-            lambda st, lk: latency(profile, StreamConfig(st, lk, synthesis, block, window), rate),  # pure: no stream is built
+            lambda st, lk: latency(profile, replace(base, stride=st, lookahead=lk), rate),  # pure: no stream is built
             calibration.need, device, max_load, margin_ms,
         )
     else:
         plan = LatencyPlan(
-            s, la, latency(profile, StreamConfig(s, la, synthesis, block, window), rate),  # validates s and la
+            base.stride, base.lookahead, latency(profile, base, rate),
             headroom_samples(calibration.need, rate, blocksize, margin_ms),
-            device, rate, stride_load(call_seconds, s, hop, model_rate),
+            device, rate, stride_load(call_seconds, base.stride, hop, model_rate),
         )
-    stream = sep.stream(rate, channels, config=StreamConfig(plan.stride, plan.lookahead, synthesis, block, window))
+    stream = sep.stream(rate, channels, config=replace(base, stride=plan.stride, lookahead=plan.lookahead))
     period = stride_samples(plan.stride, hop, model_rate, rate)
     return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
