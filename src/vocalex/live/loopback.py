@@ -294,6 +294,7 @@ def measure_latency(
     separator=None,
     synthesis: str = "hann",
     window: int | None = None,
+    lowest: bool = False,
 ) -> dict:
     """Measure the live engine's input-to-output latency through the running JACK server.
 
@@ -307,7 +308,7 @@ def measure_latency(
     devices = _jack_system_device()
     setup = build_live_stream(devices, model=model, provider=provider, threads=threads, stride=stride, lookahead=lookahead,
                               latency_ms=latency_ms, blocksize=blocksize, margin_ms=margin_ms, separator=separator,
-                              synthesis=synthesis, window=window)
+                              synthesis=synthesis, window=window, lowest=lowest)
     engine = LiveEngine(setup.stream, devices, blocksize=blocksize, gains=(1.0, 1.0), headroom=setup.plan.headroom,
                         stride_period=setup.stride_period)
     sr = devices.samplerate
@@ -321,9 +322,14 @@ def measure_latency(
             f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f}, "
             f"{server_xruns} server xruns; an overloaded asynchronous server loses audio: try jackd --sync)"
         )
+    chosen = setup.choice.candidate if setup.choice is not None else None
     return {"machine": machine_name(), "provider": provider, "samplerate": sr, "blocksize": blocksize,
-            "stride": setup.plan.stride, "lookahead": setup.plan.lookahead, "synthesis": synthesis,
-            "window": window or setup.stream.profile.n_frames,
+            "model": setup.separator.profile.model_version,
+            "choice": setup.choice.describe() if setup.choice is not None else None,
+            "stride": setup.plan.stride, "lookahead": setup.plan.lookahead,
+            "synthesis": chosen.synthesis if chosen is not None else synthesis,
+            "window": (chosen.window if chosen is not None else window) or setup.stream.profile.n_frames,
+            "mirror": chosen.mirror if chosen is not None else 0,
             **_delays(engine, setup, lag, peak), **_timings(engine, setup), "server_xruns": server_xruns}
 
 

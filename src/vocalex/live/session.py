@@ -37,7 +37,8 @@ class LiveOptions:
     threads: int | None = None
     stride: int | None = None             # frames between model calls; None: the smallest the machine allows
     lookahead: int | str | None = None    # frames, or milliseconds as "20ms"
-    latency_ms: float | None = None       # a target instead of stride / lookahead
+    latency_ms: float | None = None       # a target: the measured table (live/choice.py) chooses model and settings
+    lowest: bool = False                  # instead of a target: the lowest latency the table plans here
     window: int | None = None             # frames per model call; None: the model's own
     synthesis: str = "low-delay"
     blocksize: int = DEFAULT_BLOCKSIZE
@@ -61,8 +62,9 @@ class LiveOptions:
             raise UsageError(f"`blocksize` must be in 16..8192 frames, got {self.blocksize}")
         if self.duration is not None and not self.duration > 0:
             raise UsageError(f"`duration` must be a positive number of seconds, got {self.duration:g}")
-        if self.latency_ms is not None and (self.stride is not None or self.lookahead is not None):
-            raise UsageError("give either `latency_ms` or `stride`/`lookahead`, not both")
+        if (self.latency_ms is not None or self.lowest) and (self.stride is not None or self.lookahead is not None
+                                                             or self.window is not None):
+            raise UsageError("give either `latency_ms` or `stride`/`lookahead`/`window`, not both")
         if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
             raise UsageError(f"`latency_ms` must be a positive number, got {self.latency_ms:g}")
         if self.input_file is not None and self.input is not None:
@@ -126,7 +128,7 @@ def _assemble(options: LiveOptions, say) -> LiveEngine:
         setup = build_live_stream(
             devices, model=options.model, provider=options.provider, threads=options.threads, stride=options.stride,
             lookahead=options.lookahead, latency_ms=options.latency_ms, blocksize=options.blocksize,
-            margin_ms=options.margin_ms, synthesis=options.synthesis, window=options.window,
+            margin_ms=options.margin_ms, synthesis=options.synthesis, window=options.window, lowest=options.lowest,
         )
         engine = LiveEngine(
             setup.stream, devices, blocksize=options.blocksize, gains=gains, headroom=setup.plan.headroom,
@@ -140,6 +142,8 @@ def _assemble(options: LiveOptions, say) -> LiveEngine:
         raise
     say(f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
         f"{devices.channels} ch, block {options.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({options.provider})")
+    for line in setup.choice.describe() if setup.choice is not None else ():
+        say(line)
     say(setup.calibration.describe())
     say(setup.plan.describe())
     say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {options.on_late}")
@@ -168,7 +172,7 @@ def measure_live_latency(options: LiveOptions) -> dict:
         return measure_latency(
             model=options.model, provider=options.provider, threads=options.threads, stride=options.stride,
             lookahead=options.lookahead, latency_ms=options.latency_ms, blocksize=options.blocksize,
-            margin_ms=options.margin_ms, synthesis=options.synthesis, window=options.window,
+            margin_ms=options.margin_ms, synthesis=options.synthesis, window=options.window, lowest=options.lowest,
         )
 
 
