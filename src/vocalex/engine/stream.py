@@ -42,6 +42,7 @@ import numpy as np
 
 from .config import CoreConfig, StreamConfig, stream_delays
 from .core import MaskingCore
+from .offline_core import OfflineCore
 from vocalex.base.errors import UsageError
 
 MIN_RATE, MAX_RATE = 8000, 192000
@@ -151,9 +152,11 @@ class StreamSeparator:
         self.stride = core.stride
         self.lookahead = core.lookahead
         self.synthesis = core.synthesis
+        # the live path's core, or offline mode's (pipelined calls, Wiener filtering)
+        core_type = OfflineCore if core.pipelined or core.wiener_iterations else MaskingCore
         if self.sample_rate == profile.sample_rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, core)
+            self._core = core_type(model, self.channels, core)
             align, prefill = self._core.align, self._core.holdback
         else:
             if core.kernels == "numpy":
@@ -166,7 +169,7 @@ class StreamSeparator:
             self._down = StreamResampler(rate, host, self.channels)
             align, prefill, delta = stream_delays(profile, host, core)
             # the block promise holds at the host rate only: resampled, the core's hold is the general one
-            self._core = MaskingCore(model, self.channels, replace(core, block=None), delta)
+            self._core = core_type(model, self.channels, replace(core, block=None), delta)
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill
