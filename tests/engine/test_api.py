@@ -9,7 +9,7 @@ import pytest
 
 from vocalex.engine import Separator
 from vocalex.base.errors import InvalidSamplesError, ModelError, UsageError
-from vocalex.engine.separator import lookahead_frames, parse_lookahead
+from vocalex.engine.config import lookahead_frames, parse_lookahead
 from vocalex.engine.stream import StreamSeparator
 
 

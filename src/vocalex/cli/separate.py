@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 
-def register(sub) -> None:
-    from .options import add_latency_target, add_model_options, add_stream
+from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
+
+def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
@@ -55,6 +56,7 @@ def register(sub) -> None:
 
 def _choose_like_live(args):
     """The table candidate `vocalex live --latency-ms` would play on a 44.1 kHz JACK server at -p 256, planned here."""
+    # here, not at the top: only --latency-ms needs the live table (a one-file run loads no live module)
     from vocalex.base.errors import UsageError
     from vocalex.engine.registry import is_name
     from vocalex.live.choice import TablePlanner, choose_stream, table_for
@@ -83,7 +85,7 @@ def _choose_like_live(args):
 
 def run(args) -> int:
     from vocalex.base.errors import ModelError, UsageError, VocalexError
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
+    from vocalex.engine.config import OfflineConfig, resolve_stream
     from vocalex.engine.separator import Separator
 
     from vocalex.files.batch import expand_inputs, run_parallel
@@ -102,11 +104,9 @@ def run(args) -> int:
     if args.latency_ms is not None:
         chosen = _choose_like_live(args)
         model = chosen.model
-    from vocalex.export.models import ensure
-
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
-    separator = Separator.load(ensure(model), provider=args.provider, threads=args.threads, spinning=False,
+    separator = Separator.load(resolve_model(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
     if chosen is not None:
         from dataclasses import replace
@@ -116,10 +116,8 @@ def run(args) -> int:
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     elif args.mode == "stream":
-        lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
-        config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window, edges=args.edges)
-        config.check(separator.profile)
+        config = resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
+                                args.window, edges=args.edges)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
@@ -229,7 +227,7 @@ class _Progress:
         self._print(line)
 
     def fail(self, path, exc) -> None:
-        self._print(f"vocalex: error: {exc}", always=True)
+        self._print(error_line(exc), always=True)
 
     def _print(self, line: str, always: bool = False) -> None:
         if self._bar is not None:

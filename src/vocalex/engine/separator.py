@@ -7,14 +7,17 @@ length, and vocals + accompaniment equals the input (to float32 rounding).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from vocalex.base.errors import InvalidSamplesError, UsageError
+
 from .config import (DEFAULT_EDGES, DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig,  # noqa: F401
                      StreamConfig, latency, lookahead_frames, parse_lookahead)
-from vocalex.base.errors import InvalidSamplesError, UsageError
-from .model import ModelProfile, OnnxModel
+from .contract import ModelProfile
+from .model import OnnxModel
 from .offline import offline_stream
 from .stream import MAX_CHANNELS, StreamSeparator
 
@@ -169,10 +172,9 @@ def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | O
     if isinstance(config, StreamConfig):
         # (config.block is left out: it only shortens the latency, which a file's separation removes anyway,
         # and a file's last block has whatever size is left)
-        return StreamSeparator(model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               n_frames=config.window, mirror=config.mirror)
+        return StreamSeparator(model, sample_rate, channels, replace(config, block=None))
     if isinstance(config, OfflineConfig):
-        return offline_stream(model, sample_rate, channels, context=config.context, wiener=config.wiener)
+        return offline_stream(model, sample_rate, channels, config)
     raise UsageError(f"config must be a StreamConfig or an OfflineConfig, got {type(config).__name__}")
 
 
@@ -271,9 +273,7 @@ class Separator:
         returns the last ``latency`` samples the same way. ``synthesis="low-delay"``:
         the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
-        config = config or StreamConfig(stride, lookahead, synthesis)
-        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               block=config.block, n_frames=config.window, mirror=config.mirror)
+        return StreamSeparator(self.model, sample_rate, channels, config or StreamConfig(stride, lookahead, synthesis))
 
     def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
         """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""
