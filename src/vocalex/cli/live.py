@@ -36,7 +36,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
-    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input)")
+    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input); "
+                                                     "desktop: what the desktop plays (the PulseAudio/PipeWire monitor of the default output)")
     p.add_argument("--output", metavar="DEVICE", help="output device, index or (part of a) name (default: the default output)")
     p.add_argument(
         "--input-file", metavar="FILE",
@@ -194,6 +195,10 @@ def _run_live(args, lookahead) -> int:
         devices = resolve_output_device(args.input_file, args.output, samplerate=args.samplerate)
         source = FileSource(args.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
     else:
+        if args.input == "desktop":
+            from vocalex.live.desktop import select_desktop_input
+
+            args.input = select_desktop_input()  # ALSA's pulse device, capturing the default output's monitor
         devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
     recorder = None
     if args.record:
