@@ -32,6 +32,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, root=None, out="separated",
         sock.bind((host, port))
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)  # connections from now on wait for uvicorn instead of being refused
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
