@@ -14,6 +14,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated, as vocalex separate)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="files separated at the same time (default 1)")
     p.add_argument("--max-upload-mb", type=float, default=1024, metavar="MB", help="largest upload (default 1024 MB)")
+    p.add_argument("--keep-alive", type=float, default=5.0, metavar="SECONDS",
+                   help="how long a closed page's jobs and live run outlive it, for a reload (default 5)")
     p.add_argument("--no-browser", action="store_true", help="only print the address")
     p.set_defaults(handler=run)
 
@@ -22,4 +24,4 @@ def run(args) -> int:
     from vocalex.studio.server import serve
 
     return serve(args.host, args.port, root=args.root, out=args.out, open_browser=not args.no_browser,
-                 concurrency=args.jobs, max_upload=int(args.max_upload_mb * (1 << 20)))
+                 concurrency=args.jobs, max_upload=int(args.max_upload_mb * (1 << 20)), grace=args.keep_alive)

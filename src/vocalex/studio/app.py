@@ -397,6 +397,11 @@ async def live_gains(request: Request):
     return JSONResponse({"live": studio.live.snapshot()})
 
 
+async def live_state(request: Request):
+    studio = _studio(request)
+    return JSONResponse({"live": studio.live.snapshot() if studio.live else None})
+
+
 async def live_stop(request: Request):
     studio = _studio(request)
     await asyncio.to_thread(studio.stop_live)
@@ -422,6 +427,7 @@ def create_app(studio: Studio) -> Starlette:
         Route("/api/jobs/{job}/cancel", cancel_job, methods=["POST"]),
         Route("/api/jobs/{job}/{stem}", stem),
         Route("/api/events", events),
+        Route("/api/live", live_state),
         Route("/api/live/devices", live_devices),
         Route("/api/live/start", live_start, methods=["POST"]),
         Route("/api/live/gains", live_gains, methods=["POST"]),

@@ -10,7 +10,7 @@ from .library import UsageError
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, root=None, out="separated", open_browser: bool = True,
-          concurrency: int = 1, max_upload: int | None = None) -> int:
+          concurrency: int = 1, max_upload: int | None = None, grace: float = 5.0) -> int:
     import socket
 
     import uvicorn
@@ -23,7 +23,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, root=None, out="separated",
     if concurrency < 1:
         raise UsageError(f"--jobs must be at least 1, got {concurrency}")
     token = None if safety.is_loopback(host) else safety.new_token()
-    studio = Studio(out, root=root, token=token, concurrency=concurrency, max_upload=max_upload or DEFAULT_MAX_UPLOAD)
+    studio = Studio(out, root=root, token=token, concurrency=concurrency, max_upload=max_upload or DEFAULT_MAX_UPLOAD,
+                    grace=grace)
     # Bind first, so that the address printed is one that answers (and port 0 picks a free port).
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -415,6 +415,7 @@ async function loadDevices() {
   fill($("live-output"), found.outputs, "default output (JACK preferred)");
   if (!found.outputs.length && !$("live-server").dataset.touched) $("live-server").checked = true;
   $("live-desktop-note").textContent = found.desktop || "The monitor of the default output (PulseAudio / PipeWire).";
+  state.devices = found;
 }
 
 function liveKind() {
