@@ -194,11 +194,12 @@ def _run_live(args, lookahead) -> int:
 
         devices = resolve_output_device(args.input_file, args.output, samplerate=args.samplerate)
         source = FileSource(args.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
-    else:
-        if args.input == "desktop":
-            from vocalex.live.desktop import select_desktop_input
+    elif args.input == "desktop":  # the default output's monitor, captured like a file is read (live/desktop.py)
+        from vocalex.live.desktop import DesktopSource, resolve_desktop_devices
 
-            args.input = select_desktop_input()  # ALSA's pulse device, capturing the default output's monitor
+        devices = resolve_desktop_devices(args.output, samplerate=args.samplerate)
+        source = DesktopSource(devices.samplerate, devices.channels)
+    else:
         devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
     recorder = None
     if args.record:
@@ -238,7 +239,9 @@ def _run_live(args, lookahead) -> int:
 
 def _report_stop(engine, paths) -> None:
     s = engine.stats
-    fed = "" if engine.source is None else f", {engine.source.underruns} file underruns"
+    fed = "" if engine.source is None else f", {engine.source.underruns} {getattr(engine.source, 'kind', 'file')} underruns"
+    if getattr(engine.source, "skipped", 0):
+        fed += f", {engine.source.skipped} captured frames skipped to stay live"
     _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs{fed}")
     if paths:
         _say("recorded " + ", ".join(str(p) for p in paths.values()))

@@ -205,9 +205,10 @@ class LiveRun:
             devices = resolve_output_device(o["file"], o.get("output"))
             source = FileSource(o["file"], devices.samplerate, devices.channels)
         elif o["input"] == "desktop":
-            from vocalex.live.desktop import select_desktop_input
+            from vocalex.live.desktop import DesktopSource, resolve_desktop_devices
 
-            devices = resolve_devices(select_desktop_input(), o.get("output"))
+            devices = resolve_desktop_devices(o.get("output"))
+            source = DesktopSource(devices.samplerate, devices.channels)
         else:
             devices = resolve_devices(o.get("device"), o.get("output"))
         try:
