@@ -196,6 +196,13 @@ def test_live_from_a_file_through_a_dummy_server(studio_url, browser):
     until(d, "window.studio.state.live.state === 'stopped'", 30, "the stop")
     assert api(url, "/api/live")["live"]["state"] == "stopped"
 
+    d.find_element(By.ID, "live-measure").click()  # loopback through the (private) JACK server
+    until(d, "/^[0-9.]+ ms/.test(document.getElementById('live-measured').textContent) "
+             "|| document.getElementById('live-message').textContent", 90, "the measurement")
+    measured = js(d, "document.getElementById('live-measured').textContent")
+    assert float(measured.split()[0]) > 10, (measured, js(d, "document.getElementById('live-message').textContent"))
+    d.save_screenshot(str(SHOTS / "4-live-measured.png"))
+
     d.find_element(By.ID, "live-start").click()  # again, then the tab goes away
     until(d, "window.studio.state.live && window.studio.state.live.state === 'running'", 60, "the second run")
     d.get("about:blank")

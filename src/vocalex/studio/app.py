@@ -55,6 +55,7 @@ class Studio:
         self.live: library.LiveRun | None = None
         self.live_owner: str | None = None
         self._live_lock = threading.Lock()
+        self._measuring = False
         self._streams: dict[str, int] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._presence_lock = threading.Lock()
@@ -119,11 +120,24 @@ class Studio:
 
     def start_live(self, client: str, options: dict) -> None:
         with self._live_lock:
-            if self.live is not None and self.live.alive:
-                raise StudioError(409, "a live run is already going: stop it first")
+            if (self.live is not None and self.live.alive) or self._measuring:
+                raise StudioError(409, "a live run or a latency measurement is already going: stop it first")
             self.live = library.LiveRun(options)
             self.live_owner = client
             self.live.start()
+
+    def measure_latency(self, server: bool, latency_ms) -> dict:
+        """Loopback measurement; never beside a live run (both would hold the audio device)."""
+        with self._live_lock:
+            if (self.live is not None and self.live.alive) or self._measuring:
+                raise StudioError(409, "a live run or a measurement is going: stop it first")
+            self._measuring = True
+        try:
+            return library.measure_latency(server, latency_ms)
+        except library.VocalexError as exc:
+            raise StudioError(409, library.error_line(exc)) from None
+        finally:
+            self._measuring = False
 
     def stop_live(self) -> None:
         with self._live_lock:
@@ -402,6 +416,18 @@ async def live_state(request: Request):
     return JSONResponse({"live": studio.live.snapshot() if studio.live else None})
 
 
+async def live_measure(request: Request):
+    studio = _studio(request)
+    body = await _json(request)
+    latency = body.get("latency_ms")
+    try:
+        latency = None if latency in (None, "") else float(latency)
+    except (TypeError, ValueError):
+        raise StudioError(400, f"latency_ms is a number, got {latency!r}") from None
+    result = await asyncio.to_thread(studio.measure_latency, bool(body.get("server")), latency)
+    return JSONResponse(result)
+
+
 async def live_stop(request: Request):
     studio = _studio(request)
     await asyncio.to_thread(studio.stop_live)
@@ -432,6 +458,7 @@ def create_app(studio: Studio) -> Starlette:
         Route("/api/live/start", live_start, methods=["POST"]),
         Route("/api/live/gains", live_gains, methods=["POST"]),
         Route("/api/live/stop", live_stop, methods=["POST"]),
+        Route("/api/live/measure", live_measure, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     @contextlib.asynccontextmanager

@@ -119,6 +119,18 @@ def desktop_note() -> str | None:
     return desktop_unavailable()
 
 
+def measure_latency(server: bool, latency_ms: float | None = None) -> dict:
+    """The live engine's true input-to-output delay, measured by loopback through JACK (as `vocalex live
+    --measure-latency`): a private dummy server when ``server``, else the JACK server that runs."""
+    from vocalex.live.jack_dummy import dummy_jack_server
+    from vocalex.live.loopback import format_latency, measure_latency as measure
+
+    with dummy_jack_server() if server else contextlib.nullcontext():
+        result = measure(model="default", latency_ms=latency_ms, synthesis="low-delay")
+    return {"measured_ms": result["measured_ms"], "reported_ms": result["reported_ms"],
+            "late_blocks": result["late_blocks"], "line": format_latency(result)}
+
+
 class LiveRun:
     """One live run, assembled as `vocalex live` assembles it (cli/live.py), in a thread of its own.
 

@@ -452,6 +452,23 @@ $("live-stop").addEventListener("click", async () => {
   showLive(live);
 });
 
+$("live-measure").addEventListener("click", async () => {
+  const button = $("live-measure");
+  button.disabled = true;
+  $("live-measured").textContent = "measuring…";
+  try {
+    const result = await api("/api/live/measure", { method: "POST",
+      json: { server: $("live-server").checked, latency_ms: $("live-latency").value || null } });
+    $("live-measured").textContent = `${result.measured_ms.toFixed(1)} ms (the engine reports ${result.reported_ms.toFixed(1)} ms)`;
+    $("live-measured").title = result.line;
+  } catch (err) {
+    $("live-measured").textContent = "–";
+    $("live-message").textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
 let gainTimer = null;
 for (const stem of ["vocals", "accompaniment"]) {
   $(`live-${stem}`).addEventListener("input", () => {
