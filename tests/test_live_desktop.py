@@ -104,3 +104,29 @@ def test_no_server_is_one_line_and_exit_8(pulse, tmp_path):
     assert live.stderr.strip().splitlines() == [
         "vocalex: error: --input desktop: no PulseAudio or PipeWire server answers (pactl info failed); start one, "
         "or pass a device as --input"]
+
+
+def test_the_studio_runs_live_from_the_desktop(pulse, monkeypatch):
+    pytest.importorskip("starlette")
+    from vocalex.studio import library
+
+    for name in ("HOME", "XDG_RUNTIME_DIR", "PULSE_SERVER"):
+        monkeypatch.setenv(name, pulse[name])
+    assert library.desktop_note() is None
+    player = subprocess.Popen(["paplay", str(DEMO)], env=pulse, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = library.LiveRun({"input": "desktop", "server": True, "vocals_db": float("-inf"), "accompaniment_db": 0.0})
+    try:
+        run.start()
+        deadline = time.monotonic() + 90
+        while run.state == "starting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.state == "running", run.message
+        while (run.snapshot().get("input_dbfs") or -200) < -40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        snap = run.snapshot()
+        assert snap["input_dbfs"] > -40 and snap["devices"].startswith("desktop (vx.monitor) -> system")
+    finally:
+        run.stop()
+        player.terminate()
+        player.wait(10)
+    assert run.state == "stopped" and not run.alive

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -84,6 +85,22 @@ def test_stems_are_the_clis_bit_for_bit(studio, songs, tmp_path, fmt):
         download = c.get(f"/api/jobs/{job['id']}/vocals?download=1")
         assert download.headers["content-disposition"].startswith("attachment")
         assert c.get(f"/api/jobs/{job['id']}/original").content == (songs / "short.wav").read_bytes()
+
+
+def test_a_model_file_under_the_root_is_the_clis_model_option(studio, songs, tmp_path):
+    model = songs / "models" / "tiny.onnx"
+    model.parent.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "tests" / "models" / "tiny.onnx", model)
+    done = subprocess.run([sys.executable, "-m", "vocalex", "separate", str(songs / "short.wav"), "-o", str(tmp_path / "cli"),
+                           "--model", str(model), "-q"], env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with client(studio) as c:
+        assert [f["name"] for f in c.get("/api/browse", params={"path": "models"}).json()["files"]] == ["tiny.onnx"]
+        job = run_job(c, studio, {"root": "short.wav"}, model="models/tiny.onnx")
+        assert job["state"] == "done", job
+        assert c.get(f"/api/jobs/{job['id']}/vocals").content == (tmp_path / "cli" / "short" / "vocals.wav").read_bytes()
+        assert c.post("/api/jobs", json={"files": [{"root": "short.wav"}], "model": "../../x.onnx"}).status_code == 403
+    shutil.rmtree(model.parent)
 
 
 def test_a_second_job_of_the_same_name_gets_its_own_folder(studio):
