@@ -27,7 +27,8 @@ need("starlette", "uvicorn", "httpx2")
 from starlette.testclient import TestClient  # noqa: E402
 
 from studio_helpers import cut_demo, files_under, served, wait_for  # noqa: E402
-from vocalex.studio.app import Studio, create_app  # noqa: E402
+from vocalex.studio.app import create_app  # noqa: E402
+from vocalex.studio.state import Studio  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))

@@ -16,7 +16,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, root=None, out="separated",
     import uvicorn
 
     from . import safety
-    from .app import DEFAULT_MAX_UPLOAD, Studio, create_app
+    from .app import create_app
+    from .state import DEFAULT_MAX_UPLOAD, Studio
 
     if root is not None and not Path(root).is_dir():
         raise UsageError(f"--root {root}: no such folder")
