@@ -88,7 +88,11 @@ def js(driver, code: str):
 
 
 def until(driver, code: str, timeout: float, what: str):
-    return wait_for(lambda: js(driver, code), timeout, what)
+    try:
+        return wait_for(lambda: js(driver, code), timeout, what)
+    except AssertionError as exc:  # say what the page knew: the live run's state and its one-line message
+        raise AssertionError(f"{exc}; live: {js(driver, 'window.studio && window.studio.state.live')}; "
+                             f"message: {js(driver, 'document.getElementById(\'live-message\').textContent')}") from None
 
 
 def level(driver, samples: int = 8) -> float:
