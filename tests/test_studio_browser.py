@@ -91,8 +91,9 @@ def until(driver, code: str, timeout: float, what: str):
     try:
         return wait_for(lambda: js(driver, code), timeout, what)
     except AssertionError as exc:  # say what the page knew: the live run's state and its one-line message
-        raise AssertionError(f"{exc}; live: {js(driver, 'window.studio && window.studio.state.live')}; "
-                             f"message: {js(driver, 'document.getElementById(\'live-message\').textContent')}") from None
+        live = js(driver, "window.studio && window.studio.state.live")
+        message = js(driver, "document.getElementById('live-message').textContent")
+        raise AssertionError(f"{exc}; live: {live}; message: {message}") from None
 
 
 def level(driver, samples: int = 8) -> float:
