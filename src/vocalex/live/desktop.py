@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 
-from vocalex.engine.errors import DeviceError
+from vocalex.base.errors import DeviceError
 
-from vocalex.engine.ringbuffer import SpscRing
+from .ringbuffer import SpscRing
 
 DESKTOP = "desktop"
 RING_SECONDS = 2.0

@@ -11,13 +11,12 @@ import contextlib
 import threading
 from pathlib import Path
 
-from vocalex.engine.errors import VocalexError
-from vocalex.engine.files import AUDIO_SUFFIXES, STEMS, is_audio_file
+from vocalex.base.errors import AudioInputError, UsageError, VocalexError
+from vocalex.base.suffixes import AUDIO_SUFFIXES, is_audio_file
+from vocalex.files.separate import STEMS
 
 __all__ = ["AUDIO_SUFFIXES", "STEMS", "VocalexError", "is_audio_file", "error_line", "demo_song", "Separators",
            "separate", "list_devices", "LiveRun", "UsageError", "AudioInputError"]
-
-from vocalex.engine.errors import AudioInputError, UsageError  # noqa: E402  (re-exported for the studio)
 
 MODEL_NAMES = ("default", "hq")
 FORMATS = ("wav", "flac")
@@ -66,8 +65,8 @@ def separate(separators: Separators, model: str, path: Path, out_root: Path, nam
     file with no output left behind (engine.files writes hidden partial files and renames only when done).
     """
     from vocalex.engine.config import OfflineConfig
-    from vocalex.engine.errors import ModelError
-    from vocalex.engine.files import separate_file
+    from vocalex.base.errors import ModelError
+    from vocalex.files.separate import separate_file
 
     separator = separators.get(model)
     try:
@@ -204,7 +203,7 @@ class LiveRun:
     def _assemble_and_run(self) -> None:
         from vocalex.export.models import ensure
         from vocalex.live.devices import resolve_devices
-        from vocalex.live.engine import LiveEngine
+        from vocalex.live.realtime import LiveEngine
         from vocalex.live.gains import db_to_linear
         from vocalex.live.setup import build_live_stream
 
