@@ -22,6 +22,8 @@ import soundfile as sf
 
 from studio_helpers import DEMO
 
+pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server
+
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("pulseaudio", "pactl", "parec", "paplay", "jackd")
 
@@ -109,7 +111,10 @@ def test_no_server_is_one_line_and_exit_8(pulse, tmp_path):
         "or pass a device as --input"]
 
 
-def test_the_studio_runs_live_from_the_desktop(pulse, monkeypatch):
+def test_the_studio_runs_live_from_the_desktop(pulse, jack_server, monkeypatch):
+    # In this process the session's JACK server (live_server.py) is the output: a private server started here
+    # beside it (server=True) would share libjack and PortAudio with the other live tests' clients. The studio
+    # starting its own private server is what the browser test runs, in the studio's own process.
     pytest.importorskip("starlette")
     from vocalex.studio import library
 
@@ -117,7 +122,7 @@ def test_the_studio_runs_live_from_the_desktop(pulse, monkeypatch):
         monkeypatch.setenv(name, pulse[name])
     assert library.desktop_note() is None
     player = subprocess.Popen(["paplay", str(DEMO)], env=pulse, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run = library.LiveRun({"input": "desktop", "server": True, "vocals_db": float("-inf"), "accompaniment_db": 0.0})
+    run = library.LiveRun({"input": "desktop", "server": False, "vocals_db": float("-inf"), "accompaniment_db": 0.0})
     try:
         run.start()
         deadline = time.monotonic() + 90
