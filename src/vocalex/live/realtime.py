@@ -205,6 +205,7 @@ class LiveEngine:
         self._caller_scheduling = None  # (thread id, policy, priority) to restore at stop
         self._worker = None
         self._stop = False
+        self._stop_requested = False  # set by request_stop() from another thread: run() then returns
         self._device_latency = (0, 0)
         self._switch_interval = None
         self.started_at = None
@@ -399,7 +400,7 @@ class LiveEngine:
         interrupted = None
         try:
             end = None if duration is None else time.perf_counter() + duration
-            while end is None or time.perf_counter() < end:
+            while not self._stop_requested and (end is None or time.perf_counter() < end):
                 time.sleep(tick if end is None else max(0.0, min(tick, end - time.perf_counter())))
                 if on_tick is not None:
                     on_tick(self.snapshot())
@@ -426,6 +427,15 @@ class LiveEngine:
         if interrupted is not None:
             raise interrupted
         return paths
+
+    def request_stop(self) -> None:
+        """Ask a run() in another thread to stop at its next tick (a controller's Stop button, a closed page)."""
+        self._stop_requested = True
+
+    def set_gains(self, vocals: float, accompaniment: float) -> None:
+        """Change the linear stem gains while running; the worker reads the pair once per block (one assignment)."""
+        self.gains = (float(vocals), float(accompaniment))
+        self._separation.gains = self.gains
 
     def _device_failure(self) -> str | None:
         """The watchdog (main thread): why the device stopped delivering audio, or None while it delivers."""

@@ -118,6 +118,11 @@ def _assemble(options: LiveOptions, say) -> LiveEngine:
     if options.input_file is not None:
         devices = resolve_output_device(options.input_file, options.output, samplerate=options.samplerate)
         source = FileSource(options.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
+    elif options.input == "desktop":  # the default output's monitor, captured like a file is read (live/desktop.py)
+        from .desktop import DesktopSource, resolve_desktop_devices
+
+        devices = resolve_desktop_devices(options.output, samplerate=options.samplerate)
+        source = DesktopSource(devices.samplerate, devices.channels)
     else:
         devices = resolve_devices(options.input, options.output, samplerate=options.samplerate)
     recorder = None
@@ -153,7 +158,9 @@ def _assemble(options: LiveOptions, say) -> LiveEngine:
 def report_stop(engine: LiveEngine, paths, say=print) -> None:
     """The run's last lines: blocks, late blocks, xruns, resyncs (file underruns), and what was recorded."""
     s = engine.stats
-    fed = "" if engine.source is None else f", {engine.source.underruns} file underruns"
+    fed = "" if engine.source is None else f", {engine.source.underruns} {getattr(engine.source, 'kind', 'file')} underruns"
+    if getattr(engine.source, "skipped", 0):
+        fed += f", {engine.source.skipped} captured frames skipped to stay live"
     say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs{fed}")
     if paths:
         say("recorded " + ", ".join(str(p) for p in paths.values()))
