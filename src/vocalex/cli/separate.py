@@ -75,6 +75,10 @@ def run(args) -> int:
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
+        if args.wiener:
+            from vocalex.engine.wiener import require
+
+            require()  # before any file is opened
         config = OfflineConfig(wiener=args.wiener)
 
     failures = []
