@@ -139,8 +139,10 @@ def _extra_files(paths: list[str], kind: str) -> list[Path]:
     return files
 
 
-def build_pool(cfg: TrainConfig, log=print) -> StemPool:
-    """Decode (once, through the cache) every training track and extra file into a StemPool."""
+def build_pool(cfg: TrainConfig, log=print, preparing=None, layouts: list | None = None) -> StemPool:
+    """Decode (once, through the cache) every training track and extra file into a StemPool.
+
+    ``preparing(done, total, path)`` hears of each track decoded; ``layouts`` collects each folder's layout."""
     from .cache import cached_file, cached_track
     from vocalex.data.datasets import open_dataset
 
@@ -149,9 +151,15 @@ def build_pool(cfg: TrainConfig, log=print) -> StemPool:
     t0 = time.time()
     for path in cfg.data:
         ds = open_dataset(path, split="train")
-        for track in ds.tracks:
+        for i, track in enumerate(ds.tracks):
+            if preparing is not None:
+                preparing(i, len(ds.tracks), path)
             stems = cached_track(track, rate, cfg.cache)
             pool.add_track(track.name, stems["vocals"], stems["accompaniment"])
+        if preparing is not None:
+            preparing(len(ds.tracks), len(ds.tracks), path)
+        if layouts is not None:
+            layouts.append(ds.layout)
         log(f"data: {ds.layout} {path}: {len(ds.tracks)} training tracks")
     for kind, paths in (("vocals", cfg.extra_vocals), ("accompaniment", cfg.extra_accompaniment)):
         for f in _extra_files(paths, kind):
@@ -369,11 +377,11 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     if is_main and not quiet:
         from rich.console import Console
 
-        console = Console(stderr=True)
+        console = Console(stderr=True)  # the training progress bar's
+    from .console import TrainConsole
 
-    def log(msg):
-        if console is not None:
-            console.log(msg)
+    say = TrainConsole(enabled=console is not None)
+    log = say.log
 
     profile = PROFILES[cfg.profile]
     torch.manual_seed(cfg.seed + rank)
@@ -389,7 +397,12 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     model = build_network(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, best, average = 0, None, None
-    pool = build_pool(cfg, log)
+    layouts = []
+    pool = build_pool(cfg, log, say.preparing, layouts)
+    if not cfg.licence:  # the data's terms travel with the weights (MUSDB18: non-commercial), as --init hq does
+        from vocalex.data.licences import licence_from_data
+
+        cfg.licence = licence_from_data(layouts) or ""
     sampler = MixSampler(pool, crop_samples(profile), AugmentConfig(remix_prob=cfg.remix_prob, extra_prob=cfg.extra_prob,
                                                                     instrumental_prob=cfg.instrumental_prob),
                          seed=cfg.seed + 1000 * rank)
