@@ -90,6 +90,30 @@ def separate_blocks(
     assert total_out == total_in, (total_out, total_in)
 
 
+# soundfile's scaling of integer PCM (dtype="int16"/"int32" reads): full scale is 2**(bits - 1).
+_PCM_SCALE = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
+
+
+def as_float_audio(audio) -> np.ndarray:
+    """A float array as it is; int16 / int32 PCM scaled to [-1, 1) as soundfile reads it; anything else refused."""
+    if isinstance(audio, np.ndarray) and audio.ndim in (1, 2):
+        if audio.dtype.kind == "f":
+            return audio
+        if audio.dtype in _PCM_SCALE:
+            return (audio / _PCM_SCALE[audio.dtype]).astype(np.float32)
+    got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
+    raise UsageError(f"audio must be a float, int16 or int32 array of shape (frames, channels) or (frames,), got {got}")
+
+
+def whole_rate(sample_rate):
+    """A sample rate given as a whole number of Hz, an int or a float (44100.0 from a library): as an int."""
+    if isinstance(sample_rate, (float, np.floating)) and float(sample_rate).is_integer():
+        return int(sample_rate)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise UsageError(f"sample_rate must be a whole number of Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
 def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | OfflineConfig) -> StreamSeparator:
     """The StreamSeparator that runs ``config``: the live path's stream, or offline mode's centred windows."""
     if isinstance(config, StreamConfig):
@@ -140,6 +164,8 @@ class Separator:
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
+        int16 / int32 PCM is scaled to [-1, 1) as soundfile reads it; ``sample_rate`` may be an integral float.
+
         ``mode="stream"`` gives exactly what the live path outputs for this
         stride / lookahead (latency removed); ``"offline"`` uses centred,
         overlapping windows and has no stride or lookahead of its own. ``config``: a
@@ -149,9 +175,8 @@ class Separator:
         ``synthesis`` (stream mode): "hann", or "low-delay" for the asymmetric
         window pair that cuts the STFT delay from n_fft - hop to one hop (engine/stft.py).
         """
-        if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
-            got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
-            raise UsageError(f"audio must be a float array of shape (frames, channels) or (frames,), got {got}")
+        audio = as_float_audio(audio)
+        sample_rate = whole_rate(sample_rate)
         x = audio if audio.ndim == 2 else audio[:, None]
         if x.shape[1] > MAX_CHANNELS and x.shape[0] <= MAX_CHANNELS:
             raise UsageError(f"audio has shape {audio.shape}: {x.shape[1]} channels? It looks transposed: pass audio.T "
@@ -180,7 +205,7 @@ class Separator:
         not checked for NaN / Inf here (audio_io's reader does that).
         """
         config = config or run_config(mode, stride, lookahead, wiener, synthesis)
-        return separate_blocks(self.model, blocks, sample_rate, channels, config)
+        return separate_blocks(self.model, blocks, whole_rate(sample_rate), channels, config)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
                lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann", *,
@@ -194,12 +219,12 @@ class Separator:
         the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
         config = config or StreamConfig(stride, lookahead, synthesis)
-        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
+        return StreamSeparator(self.model, whole_rate(sample_rate), channels, config.stride, config.lookahead, synthesis=config.synthesis,
                                block=config.block, n_frames=config.window)
 
     def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
         """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""
-        return latency(self.profile, config or StreamConfig(), sample_rate)
+        return latency(self.profile, config or StreamConfig(), whole_rate(sample_rate))
 
     def lookahead_frames(self, ms: float) -> int:
         """Milliseconds of look-ahead -> frames for this model (rounded up)."""
