@@ -58,3 +58,10 @@ def test_train_without_torch_names_the_extra(tmp_path):
     proc = _vocalex_without(("torch",), "train", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
     assert proc.returncode == 10, proc.stderr
     assert "vocalex[train]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_building_hq_without_onnx_names_the_hq_extra(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOCALEX_CACHE_DIR", str(tmp_path / "cache"))  # an empty cache: the build must start
+    proc = _vocalex_without(("onnx",), "models", "build", "hq")
+    assert proc.returncode == 10, proc.stderr
+    assert "vocalex[hq]" in proc.stderr and "'onnx'" in proc.stderr and "Traceback" not in proc.stderr
