@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import RESULTS, write_json
+from _common import RESULTS, write_json
 
 
 def main(argv=None) -> int:
@@ -28,8 +28,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from vocalex.cli.bench import print_report
-    from vocalex.evaluation.bench import bench
-    from vocalex.evaluation.machine import describe
+    from vocalex.evaluation.speed import bench
+    from vocalex.base.machine import describe
     from vocalex.evaluation.plots import plot_compute_histogram
 
     results = bench(song=args.song, model=args.model, provider=args.provider, threads=args.threads,

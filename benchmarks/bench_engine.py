@@ -16,29 +16,10 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "src" / "vocalex" / "engine" / "assets" / "demo_lets_go_fishin_30s.ogg"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or cpu
-    import numba
-    import onnxruntime
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu}, {cores} cores available, Python {platform.python_version()}, "
-            f"onnxruntime {onnxruntime.__version__}, numba {numba.__version__}, numpy {np.__version__}")
+from _common import DEMO_SONG, machine
 
 
 def pct(values, q) -> float:
@@ -104,7 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="ONNX model (default: the bundled src/vocalex/engine/assets/default.onnx)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
     ap.add_argument("--strides", default="4,8", help="stream strides to time (comma-separated)")
-    ap.add_argument("--audio", default=str(DEMO), help="audio file for the real-time factors (default: the demo song)")
+    ap.add_argument("--audio", default=str(DEMO_SONG), help="audio file for the real-time factors (default: the demo song)")
     args = ap.parse_args(argv)
 
     from vocalex.engine import Separator
@@ -122,7 +103,10 @@ def main(argv=None) -> int:
     audio, rate = sf.read(args.audio, dtype="float32", always_2d=True)
     seconds = len(audio) / rate
 
-    print(f"machine: {machine()}")
+    import numba
+
+    print(f"machine: {machine()}; {len(os.sched_getaffinity(0))} cores available, Python {platform.python_version()}, "
+          f"numba {numba.__version__}, numpy {np.__version__}")
     print(f"model:   {args.model} ({p.model_version}; {p.sample_rate} Hz, n_fft {p.n_fft}, hop {p.hop_length}, "
           f"{p.n_bins} bins x {p.n_frames} frames), threads {args.threads or 'default'}")
     hop_ms = 1e3 * p.hop_length / p.sample_rate

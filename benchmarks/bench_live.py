@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", dest="json_path", help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    from vocalex.engine.errors import VocalexError
+    from vocalex.base.errors import VocalexError
     from vocalex.live.jack_dummy import dummy_jack_server
 
     results = []
@@ -68,7 +68,8 @@ def _run_repeats(args, results: list) -> None:
     """Load the model once, then measure args.repeats times on the running server, printing each result."""
     from vocalex.engine import Separator
     from vocalex.live.setup import LIVE_DEFAULT_THREADS
-    from vocalex.live.loopback import format_latency, machine_name, measure_latency
+    from vocalex.base.machine import machine_name
+    from vocalex.live.loopback import format_latency, measure_latency
 
     threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads
     separator = Separator.load(args.model, provider=args.provider, threads=threads)

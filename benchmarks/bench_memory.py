@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import machine
 
 RATE = 44100
 PEAK = "PEAK_RSS_KIB"

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, rss_mib  # noqa: E402
+from _common import machine, rss_mib
 
 
 def minute_of_audio(index: int, rate: int, channels: int) -> np.ndarray:

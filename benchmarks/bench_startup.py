@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _eval_common import MUSDB_7S, REPO, RESULTS, write_json
+from _common import REPO, RESULTS, add_data_option, write_json
 
 MODULES = ("numpy", "soundfile", "onnxruntime", "onnx", "numba", "rocket_fft", "vocalex.cli.main",
            "vocalex.engine.separator", "vocalex.engine.stream")
@@ -76,7 +76,7 @@ def first_calls(clip: Path, out: Path) -> dict:
         "import sys, time, json\n"
         "t0 = time.perf_counter()\n"
         "from vocalex.engine.separator import Separator\n"
-        "from vocalex.engine.files import separate_file\n"
+        "from vocalex.files.separate import separate_file\n"
         "t1 = time.perf_counter(); s = Separator.load(); t2 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t3 = time.perf_counter()\n"
         "separate_file(s, sys.argv[1], sys.argv[2], force=True); t4 = time.perf_counter()\n"
@@ -106,12 +106,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clips", type=int, default=12, help="MUSDB18 7-s clips in the per-file comparison (default 12)")
     p.add_argument("--repeat", type=int, default=5, help="runs per median in parts 1-2 (default 5)")
-    p.add_argument("--data", type=Path, default=MUSDB_7S)
+    add_data_option(p)
     p.add_argument("--no-peer", action="store_true", help="skip the Spleeter peer")
     p.add_argument("--out", default=str(RESULTS / "bench_startup.json"))
     args = p.parse_args(argv)
 
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.base.machine import describe, machine_info
 
     vocalex = [str(Path(sys.executable).with_name("vocalex"))]
     if not Path(vocalex[0]).exists():
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     compileall.compile_dir(str(Path(importlib.util.find_spec("vocalex").origin).parent), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="vocalex-startup-"))
     try:
-        clips = decode_clips(args.data, args.clips, tmp)
+        clips = decode_clips(Path(args.data), args.clips, tmp)
         result = {"schema": "vocalex.bench_startup/1", "machine": machine, "repeat": args.repeat, "clips": len(clips),
                   "clip_seconds": 0.0,
                   "bytecode": "byte-compiled (compileall) before timing, as pip does at install"}

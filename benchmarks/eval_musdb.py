@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import MUSDB_7S, RESULTS, run_script, write_json
+from _common import RESULTS, add_data_option, run_script, write_json
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", default=None,
                    help="ONNX model or name (default, hq); repeat to score several side by side (default: the bundled one)")
-    p.add_argument("--data", default=str(MUSDB_7S), help=f"MUSDB18 folder (default {MUSDB_7S})")
+    add_data_option(p)
     p.add_argument("--split", default="valid")
     p.add_argument("--stride", type=int, default=None)
     p.add_argument("--lookahead", type=int, default=None)

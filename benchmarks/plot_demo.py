@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import DEMO_SONG, RESULTS
+from _common import DEMO_SONG, RESULTS
 
 
 def main(argv=None) -> int:

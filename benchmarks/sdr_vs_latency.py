@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _eval_common import MUSDB_7S, RESULTS, model_call_ms, read_json, write_json
+from _common import RESULTS, add_data_option, model_call_ms, read_json, write_json
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", default=None, help="ONNX model; repeat for several profiles")
-    p.add_argument("--data", default=str(MUSDB_7S))
+    add_data_option(p)
     p.add_argument("--split", default="valid")
     p.add_argument("--strides", default="4")
     p.add_argument("--lookaheads", default="0,1,2,4,8,16")
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from vocalex.engine.config import StreamConfig, latency
     from vocalex.live.plan import DEFAULT_MARGIN_MS, calibrate, headroom_samples
     from vocalex.evaluation.evaluate import open_eval_dataset
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.base.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr
     from vocalex.evaluation.plots import plot_sdr_vs_latency
 

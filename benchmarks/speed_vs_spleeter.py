@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _eval_common import DEMO_SONG, RESULTS, run_script, write_json
+from _common import DEMO_SONG, RESULTS, run_script, write_json
 
 
 def spleeter_example() -> Path | None:
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
 
     from vocalex.engine import Separator
     from vocalex.evaluation.baselines import _resampling
-    from vocalex.evaluation.bench import decode, time_file_pipeline
-    from vocalex.evaluation.machine import describe, machine_info
+    from vocalex.evaluation.speed import decode, time_file_pipeline
+    from vocalex.base.machine import describe, machine_info
     from vocalex.evaluation.spleeter_peer import SAMPLE_RATE, SpleeterPeer, available
 
     ok, why = available()

@@ -2,7 +2,7 @@
 
 ``tiny_model`` (widths 4..128) and ``tiny_stereo_model`` are files in tests/models/,
 made by tests/make_test_models.py, so the engine's tests run without torch
-(tests/test_test_models.py checks, where torch is installed, that the files still are
+(tests/export/test_test_models.py checks, where torch is installed, that the files still are
 what the export makes). ``paper_model`` has the paper's widths (9.8 M parameters,
 39 MB: not shipped) and is exported here, so the contract tests that use it need torch.
 """

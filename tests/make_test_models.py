@@ -2,7 +2,7 @@
 
     python3 tests/make_test_models.py
 
-The engine's tests run on these files, so they need no torch; tests/test_test_models.py
+The engine's tests run on these files, so they need no torch; tests/export/test_test_models.py
 re-exports them and checks the files still are what this script makes.
 """
 

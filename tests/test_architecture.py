@@ -13,15 +13,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vocalex"
 
-# Who may import whom (besides itself). The order is the layering: cli on top, engine at the bottom.
+# Who may import whom (besides itself). The order is the layering: cli on top, base (the ground floor) at the bottom.
 ALLOWED = {
-    "engine": set(),
-    "live": {"engine"},
-    "data": {"engine"},
-    "export": {"engine"},
-    "evaluation": {"data", "export", "engine"},
-    "training": {"evaluation", "data", "export", "engine"},
-    "cli": {"training", "evaluation", "data", "export", "live", "engine"},
+    "base": set(),
+    "engine": {"base"},
+    "files": {"engine", "base"},
+    "live": {"files", "engine", "base"},
+    "data": {"files", "engine", "base"},
+    "export": {"engine", "base"},
+    "evaluation": {"data", "export", "files", "engine", "base"},
+    "training": {"evaluation", "data", "export", "files", "engine", "base"},
+    "cli": {"training", "evaluation", "data", "export", "live", "files", "engine", "base"},
 }
 
 
@@ -78,6 +80,14 @@ def test_every_room_is_known():
     assert rooms == set(ALLOWED), rooms ^ set(ALLOWED)
 
 
+def test_the_tests_mirror_the_rooms():
+    # tests/<room>/ for the tests of a room; models/ holds the test models, the helpers sit at the top.
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders <= set(ALLOWED), folders - set(ALLOWED)
+    assert not [p.name for p in tests.glob("test_*.py") if p.name != Path(__file__).name]  # the house-wide test alone
+
+
 def test_no_import_points_the_wrong_way():
     wrong = [f"{module} imports {target} ({here} -> {there})"
              for here, there, module, target in _edges() if there not in ALLOWED[here]]
@@ -120,7 +130,8 @@ def test_the_checker_sees_a_wrong_import(tmp_path, monkeypatch):
     assert ("engine", "cli", "vocalex.engine.x", "vocalex.cli") in _edges()
 
 
-@pytest.mark.parametrize("package", ["vocalex.engine", "vocalex.live"])
+@pytest.mark.subprocess
+@pytest.mark.parametrize("package", ["vocalex.base", "vocalex.engine", "vocalex.files", "vocalex.live"])
 def test_runtime_packages_do_not_import_torch(package):
     # Importing every module of the runtime (not only the package's __init__) loads no torch.
     code = ("import importlib, pkgutil, sys\n"

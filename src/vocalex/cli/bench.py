@@ -1,6 +1,6 @@
 """``vocalex bench [SONG]``: how late and how fast, for one model and provider, on this machine.
 
-Parses the options and prints; what is measured, and how, is :mod:`vocalex.evaluation.bench`.
+Parses the options and prints; what is measured, and how, is :mod:`vocalex.evaluation.speed`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vocalex.evaluation.bench import STREAM_BLOCK
+from vocalex.evaluation.speed import STREAM_BLOCK
 
 
 def register(subparsers) -> None:
@@ -34,9 +34,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
-    from vocalex.evaluation.bench import bench
+    from vocalex.evaluation.speed import bench
     from vocalex.evaluation.report import check_writable, write_json
 
     if args.block < 1:
@@ -96,7 +96,7 @@ def print_report(results: dict) -> None:
     from rich.table import Table
 
     from vocalex.evaluation.report import wide_console
-    from vocalex.evaluation.machine import describe
+    from vocalex.base.machine import describe
 
     console = wide_console()
     lat, st, off = results["latency"], results["stream"], results["offline"]

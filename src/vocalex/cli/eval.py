@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.evaluation.evaluate import evaluate
     from vocalex.evaluation.report import check_writable, print_table, write_json
 

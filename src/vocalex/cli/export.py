@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from vocalex.engine.errors import OutputError, UsageError
+    from vocalex.base.errors import OutputError, UsageError
     from vocalex.training.profiles import profile_from_checkpoint
     from vocalex.training.train import load_checkpoint, model_from_checkpoint
 

@@ -20,7 +20,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from vocalex.export.models import ensure
 
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.engine.model import read_description
 
     if args.model is not None and args.model_option is not None:

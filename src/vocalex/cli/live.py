@@ -13,7 +13,7 @@ DEFAULT_BLOCKSIZE = 256
 def _gain(text: str) -> float:
     """argparse type for a gain in dB (a finite number or -inf), with the one-line reason on failure."""
     from vocalex.live.gains import parse_gain_db
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     try:
         return parse_gain_db(text)
@@ -90,7 +90,7 @@ def register(subparsers) -> None:
 
 
 def _check_numbers(args) -> None:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.live.plan import check_margin_ms
 
     if args.blocksize < 16 or args.blocksize > 8192:
@@ -134,7 +134,7 @@ def run(args) -> int:
 
         lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
 
-    from vocalex.engine.errors import VocalexError
+    from vocalex.base.errors import VocalexError
     from vocalex.live.devices import DeviceLostError, portaudio_lost_its_jack_server
 
     import contextlib
@@ -156,7 +156,7 @@ def run(args) -> int:
 
 
 def _measure_latency(args, lookahead) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.live.loopback import format_latency, measure_latency
 
     if args.record or args.duration or args.samplerate:
@@ -180,7 +180,7 @@ def _measure_latency(args, lookahead) -> int:
 
 def _run_live(args, lookahead) -> int:
     from vocalex.live.devices import resolve_devices
-    from vocalex.live.engine import LiveEngine
+    from vocalex.live.realtime import LiveEngine
     from vocalex.live.gains import stem_gains
     from vocalex.live.recorder import LiveRecorder
     from vocalex.live.setup import build_live_stream
@@ -222,7 +222,7 @@ def _run_live(args, lookahead) -> int:
     _say(setup.calibration.describe())
     _say(setup.plan.describe())
     _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
-    from vocalex.engine.termination import allow_interrupt
+    from vocalex.base.termination import allow_interrupt
 
     allow_interrupt()  # SIGTERM: installed once by cli.main for every command
     with LiveMeter() as meter:

@@ -10,7 +10,7 @@ part of every file's wall time).
 
 Every error a user can cause is a :class:`VocalexError`: printed as one line,
 exit code from the error class. Ctrl-C exits with 130, SIGTERM with 143 in every command
-(engine/termination.py).
+(base/termination.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import importlib
 import os
 import sys
 
-from vocalex.engine.errors import VocalexError
-from vocalex.engine.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, install_termination_handler
+from vocalex.base.errors import VocalexError
+from vocalex.base.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, install_termination_handler
 
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {

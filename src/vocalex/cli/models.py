@@ -15,7 +15,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
     from vocalex.engine.registry import CACHE_ENV, cache_dir
 
     from vocalex.export.models import build, listing

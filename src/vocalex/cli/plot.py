@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vocalex.engine.errors import AudioInputError, OutputError, UsageError
+    from vocalex.base.errors import AudioInputError, OutputError, UsageError
 
     if args.seconds <= 0:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vocalex.engine import Separator
-    from vocalex.engine.audio_io import AudioReader
+    from vocalex.files.audio_io import AudioReader
 
     from vocalex.evaluation.plots import plot_spectrograms
 

@@ -8,7 +8,7 @@ Each file is read, separated and written block by block (bounded memory).
 Outputs keep the input's sample rate, channel count and exact length, aligned
 with it. One bad input does not stop the others; a summary names the
 failures. Exit status: 0 when every input was separated, otherwise the exit
-code of the first failure (see engine/errors.py: 3 unreadable input, 4
+code of the first failure (see base/errors.py: 3 unreadable input, 4
 unsupported audio, 5 NaN/Inf samples, 7 output problem); argument and model
 problems stop everything before any file is touched (2, 6).
 """
@@ -47,12 +47,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from vocalex.engine.errors import ModelError, UsageError, VocalexError
+    from vocalex.base.errors import ModelError, UsageError, VocalexError
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
     from vocalex.engine.separator import Separator
 
-    from vocalex.engine.batch import expand_inputs, run_parallel
-    from vocalex.engine.files import separate_file
+    from vocalex.files.batch import expand_inputs, run_parallel
+    from vocalex.files.separate import separate_file
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
@@ -148,7 +148,7 @@ def _without_finished(jobs, out, fmt, quiet: bool):
     """--skip-existing: the jobs whose outputs are not both there yet (outputs appear only complete: engine/files.py)."""
     from pathlib import Path
 
-    from vocalex.engine.files import output_paths
+    from vocalex.files.separate import output_paths
 
     todo = [(path, name) for path, name in jobs
             if not all(p.is_file() for p in output_paths(path, Path(out), fmt, name).values())]
@@ -201,7 +201,7 @@ class _Progress:
 
         return update
 
-    def done(self, result) -> None:  # an engine.files.FileResult
+    def done(self, result) -> None:  # an files.separate.FileResult
         for warning in result.warnings:  # even with --quiet: the outputs are shorter than the input promised
             self._print(f"vocalex: warning: {warning}", always=True)
         if self.quiet:

@@ -66,7 +66,7 @@ def register(subparsers) -> None:
                         "non-commercial terms")
     p.add_argument("--teacher-cache", default=None, metavar="DIR",
                    help="distillation: also train on the (mixture, teacher vocals) pairs of DIR "
-                        "(built by benchmarks/teacher_cache.py with the hq model)")
+                        "(built by scripts/teacher_cache.py with the hq model)")
     p.add_argument("--teacher-prob", type=float, default=0.5, help="share of examples from --teacher-cache (default 0.5)")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="target = w * teacher + (1 - w) * true vocals where a cache entry has them (default 0.5: "
@@ -78,7 +78,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     from vocalex.training.train import TrainConfig, train
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalex.engine.errors import AudioInputError, UsageError
-from vocalex.engine.files import list_audio_files
+from vocalex.base.errors import AudioInputError, UsageError
+from vocalex.base.suffixes import list_audio_files
 
 from .splits import SPLITS, in_split
 

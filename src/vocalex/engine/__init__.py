@@ -8,7 +8,7 @@ Public API::
     stream = sep.stream(sample_rate, channels)  # a streaming object: process/flush/reset/latency
 """
 
-from .errors import VocalexError
+from vocalex.base.errors import VocalexError
 
 # Imported on first use: `import vocalex.engine` (every `vocalex` command does it) then costs no numpy,
 # no ONNX Runtime; the one-file-per-process user pays only for what the command runs.

@@ -17,7 +17,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from .errors import UsageError
+from vocalex.base.errors import UsageError
 
 MODES = ("offline", "stream")
 DEFAULT_MODE = "offline"

@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .errors import ModelError
+from vocalex.base.errors import ModelError
 from .onnx_meta import ProtoError, graph_bytes, read_header, with_metadata
 
 WEIGHTS_KEY = "vocalex.weights_sha256"

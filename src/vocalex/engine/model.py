@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .background import InThread
-from .errors import ModelError, UsageError
+from vocalex.base.errors import ModelError, UsageError
 from .registry import default_model_path  # noqa: F401  (part of this module's API: where the bundled model is)
 
 if TYPE_CHECKING:  # annotations only: `vocalex info` reads a header without numpy

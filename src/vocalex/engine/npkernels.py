@@ -10,7 +10,7 @@ stft.py / stream.py / resample.py computes, with the same framing, state
 and results up to float32 rounding (~1e-7: the FFT library, the summation
 order; the analysis FFT runs in float64 here, numpy's faster one, and is
 rounded to complex64 as the kernel's; overlap-add and resampler accumulators
-are float64 in both); tests/test_npkernels.py holds them to that. Large work
+are float64 in both); tests/engine/test_npkernels.py holds them to that. Large work
 buffers are made once per object: on a VM every fresh megabyte temporary paid
 page faults that took as long as the transform written into it.
 """

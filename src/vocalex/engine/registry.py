@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from vocalex.base.errors import ModelError
 
 
 def default_model_path() -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import (DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig, StreamConfig,  # noqa: F401
                      latency, lookahead_frames, parse_lookahead)
-from .errors import InvalidSamplesError, UsageError
+from vocalex.base.errors import InvalidSamplesError, UsageError
 from .model import ModelProfile, OnnxModel
 from .offline import offline_stream
 from .stream import MAX_CHANNELS, StreamSeparator

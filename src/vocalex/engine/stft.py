@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UsageError
+from vocalex.base.errors import UsageError
 from .jit import njit  # numba (and rocket-fft, which registers np.fft for it) load on the first call
 
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from .config import StreamConfig, stream_delays
 from .core import MaskingCore
-from .errors import UsageError
+from vocalex.base.errors import UsageError
 
 MIN_RATE, MAX_RATE = 8000, 192000
 MAX_CHANNELS = 8

@@ -40,7 +40,7 @@ def require() -> None:
     try:
         import norbert  # noqa: F401
     except ImportError:
-        from .errors import MissingPackageError
+        from vocalex.base.errors import MissingPackageError
 
         raise MissingPackageError("--wiener needs the package 'norbert' (pip install 'vocalex[wiener]')") from None
 

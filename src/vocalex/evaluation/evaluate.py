@@ -36,7 +36,7 @@ def vocalex_systems(separator, mode: str, stride, lookahead, wiener: bool = Fals
     ``lookahead``: frames, or milliseconds as "20ms" (turned into this model's frames).
     """
     from vocalex.engine.config import parse_lookahead
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     lookahead = None if lookahead is None else parse_lookahead(lookahead, separator.profile)
 
@@ -95,7 +95,7 @@ def evaluate(
     progress: bool = False,
     baseline_names=None,
 ) -> dict:
-    """Score every system on every track; returns the JSON-ready results dict (schema in tests/test_eval_cli.py).
+    """Score every system on every track; returns the JSON-ready results dict (schema in tests/cli/test_eval_cli.py).
 
     ``model``: one model (path, name or None for the bundled one; its systems are
     "vocalex offline" / "vocalex stream") or a list of them, scored side by side
@@ -106,14 +106,14 @@ def evaluate(
     from vocalex.engine import Separator
 
     from vocalex.evaluation import baselines as baselines_module
-    from vocalex.evaluation.machine import machine_info
+    from vocalex.base.machine import machine_info
     from vocalex.evaluation.metrics import aggregate, bsseval_v4, sdr
 
     ds, split_used = open_eval_dataset(dataset, split)
     tracks = ds.tracks[:limit] if limit else ds.tracks
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     if len(models) > 1 and len({model_label(m) for m in models}) < len(models):
-        from vocalex.engine.errors import UsageError
+        from vocalex.base.errors import UsageError
 
         raise UsageError("the models to compare need distinct names: " + ", ".join(model_label(m) for m in models))
     systems, profiles = {}, {}

@@ -27,7 +27,7 @@ def _pyplot():
 
 def _save(fig, out) -> Path:
     """Save ``fig`` to ``out`` through a temporary file in the same folder, then close it."""
-    from vocalex.engine.errors import OutputError
+    from vocalex.base.errors import OutputError
 
     from .report import umask_mode
 

@@ -32,7 +32,7 @@ def print_table(results: dict) -> None:
     """The summary table: one row per system, SDR median / mean per stem, speed."""
     from rich.table import Table
 
-    from vocalex.evaluation.machine import describe
+    from vocalex.base.machine import describe
 
     museval = "museval" in results["metric"]
     title = (
@@ -68,7 +68,7 @@ def print_table(results: dict) -> None:
 
 def check_writable(path) -> None:
     """Refuse (OutputError) before any work when ``path``'s folder is missing or not writable."""
-    from vocalex.engine.errors import OutputError
+    from vocalex.base.errors import OutputError
 
     folder = Path(path).expanduser().resolve().parent
     if not folder.is_dir():
@@ -79,7 +79,7 @@ def check_writable(path) -> None:
 
 def write_json(results: dict, path) -> None:
     """Write atomically (temp file + rename) so a failed run leaves no half-written JSON."""
-    from vocalex.engine.errors import OutputError
+    from vocalex.base.errors import OutputError
 
     path = Path(path).expanduser()
     text = json.dumps(results, indent=2, allow_nan=False, default=_jsonable) + "\n"

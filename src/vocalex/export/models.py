@@ -21,7 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
-from vocalex.engine.errors import MissingPackageError, OutputError, UsageError
+from vocalex.base.errors import MissingPackageError, OutputError, UsageError
 from vocalex.engine.registry import NAMED_MODELS, cache_dir, is_built, is_name, named_model_path
 
 

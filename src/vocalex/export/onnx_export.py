@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalex.engine.errors import VocalexError
+from vocalex.base.errors import VocalexError
 from vocalex.engine.integrity import golden_path, stamp  # noqa: F401  (golden_path: export's callers name it here)
 from vocalex.engine.model import INPUT_NAME, ModelProfile
 

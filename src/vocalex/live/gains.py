@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 
 KEEP_CHOICES = ("accompaniment", "vocals", "all")
 

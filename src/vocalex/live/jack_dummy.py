@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from vocalex.engine.errors import DeviceError
+from vocalex.base.errors import DeviceError
 
 START_TIMEOUT_S = 15.0
 

@@ -30,12 +30,13 @@ engine (:class:`JackHarness`).
 from __future__ import annotations
 
 import ctypes
-import platform
 import time
 
 import numpy as np
 
-from vocalex.engine.errors import DeviceError
+from vocalex.base.errors import DeviceError
+from vocalex.base.machine import machine_name
+
 from .plan import DEFAULT_MARGIN_MS
 
 HARNESS_NAME = "vocalex-loopback"
@@ -245,15 +246,6 @@ def find_delay(played: np.ndarray, recorded: np.ndarray) -> tuple[int, float]:
     return lag, float(lags[lag] / denom) if denom > 0 else 0.0
 
 
-def machine_name() -> str:
-    """The machine a number was taken on: CPU model, cores, OS."""
-    import os
-
-    from vocalex.engine.machine import cpu_model
-
-    return f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-
-
 def run_through_engine(engine, signal: np.ndarray, tail: int, settle: float = 0.3, timeout: float | None = None) -> tuple[np.ndarray, int]:
     """Play signal (frames, channels) into a started-here live engine's JACK input; return what it output.
 
@@ -310,7 +302,7 @@ def measure_latency(
     machine. Raises DeviceError when no JACK server runs.
     """
     from .devices import JACK_HOSTAPI_NAME, jack_server_running, resolve_devices
-    from .engine import LiveEngine
+    from .realtime import LiveEngine
     from .setup import build_live_stream
 
     if not jack_server_running():

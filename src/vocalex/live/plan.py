@@ -32,7 +32,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 
 from .scheduling import at_realtime_priority, realtime_priority
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalex.engine.errors import OutputError
+from vocalex.base.errors import OutputError
 
 
 class LiveRecorder:
@@ -21,7 +21,7 @@ class LiveRecorder:
     KINDS = ("input", "output")
 
     def __init__(self, folder: str | os.PathLike, samplerate: int, channels: int, force: bool = False):
-        from vocalex.engine.wavfile import FloatWavWriter
+        from vocalex.files.wavfile import FloatWavWriter
 
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():

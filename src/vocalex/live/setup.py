@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 from .devices import DeviceChoice, probe_device
 from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)

@@ -1,10 +1,10 @@
 """The live worker's job: input ring -> StreamSeparator -> stem gains -> output ring, levels, recording.
 
-:class:`SeparationWorker` runs in the worker thread that :class:`vocalex.live.engine.LiveEngine` starts
+:class:`SeparationWorker` runs in the worker thread that :class:`vocalex.live.realtime.LiveEngine` starts
 (the engine keeps the audio callback, the device and the thread's life). Every buffer it needs is made
 here once: the separator writes its stems into them (``StreamSeparator.process(block, out=...)``), so
 no audio buffer is allocated per block. The ring positions and the resync rule are the engine's
-(module docstring of live/engine.py): ``output write count == input position + headroom`` holds across
+(module docstring of live/realtime.py): ``output write count == input position + headroom`` holds across
 a resync, which writes silence for the input it skips.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 class SeparationWorker:
     """Turns the input ring's frames into the output ring's, one chunk of whatever has arrived at a time.
 
-    stream: process(block, out=) / reset(); rings: engine.ringbuffer.SpscRing (input, output, played);
+    stream: process(block, out=) / reset(); rings: live.ringbuffer.SpscRing (input, output, played);
     stats: the engine's LiveStats (this side updates process_calls, processed_frames, compute_seconds,
     resyncs, input_peak, output_peak); gains: linear (vocals, accompaniment); recorder: a LiveRecorder or None.
     """

@@ -41,7 +41,7 @@ def get_profile(name: str) -> ModelProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        from vocalex.engine.errors import UsageError
+        from vocalex.base.errors import UsageError
 
         raise UsageError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
 

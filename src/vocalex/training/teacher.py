@@ -91,11 +91,11 @@ class TeacherEntry:
 
 def load_teacher_cache(directory: str | os.PathLike, exclude: set[str] = frozenset()) -> list[TeacherEntry]:
     """Every entry of a cache folder, less those whose manifest ``track`` names are in ``exclude``."""
-    from vocalex.engine.errors import UsageError
+    from vocalex.base.errors import UsageError
 
     d = Path(directory)
     if not (d / MANIFEST).is_file():
-        raise UsageError(f"{d} is not a teacher cache (no {MANIFEST}); build one with benchmarks/teacher_cache.py")
+        raise UsageError(f"{d} is not a teacher cache (no {MANIFEST}); build one with scripts/teacher_cache.py")
     manifest = json.loads((d / MANIFEST).read_text())["entries"]
     entries = []
     for name, meta in sorted(manifest.items()):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vocalex.engine.errors import UsageError
+from vocalex.base.errors import UsageError
 
 from .augment import AugmentConfig, MixSampler, StemPool
 from .loss import crop_samples, magnitude, masked_l1
@@ -120,7 +120,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def _extra_files(paths: list[str], kind: str) -> list[Path]:
     """Audio files for extra material: a file, or a folder (a stems folder gives its ``kind`` stems)."""
     from vocalex.data.datasets import open_dataset
-    from vocalex.engine.files import list_audio_files
+    from vocalex.base.suffixes import list_audio_files
 
     files = []
     for p in map(Path, paths):
@@ -279,7 +279,7 @@ def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, s
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    from vocalex.engine.errors import ModelError
+    from vocalex.base.errors import ModelError
 
     path = Path(path)
     if not path.is_file():
@@ -299,7 +299,7 @@ def build_network(cfg: TrainConfig):
         try:
             from vocalex.export.spleeter_hq import build_module
         except ModuleNotFoundError as exc:
-            from vocalex.engine.errors import MissingPackageError
+            from vocalex.base.errors import MissingPackageError
 
             raise MissingPackageError(f"--init hq needs the package {exc.name!r}: pip install 'vocalex[hq]'") from None
         return build_module()

@@ -21,7 +21,7 @@ MODES = ("offline", "stream")
 
 def load_clips(dataset_paths, sample_rate: int, cache: str | None = None, split: str = "valid") -> list[tuple[str, dict]]:
     """The held-out clips of every dataset -> [(name, {"vocals", "accompaniment", "mixture"} float32 (frames, ch))]."""
-    from vocalex.engine.errors import AudioInputError
+    from vocalex.base.errors import AudioInputError
 
     from .cache import cached_track
     from vocalex.data.datasets import open_dataset
