@@ -41,3 +41,19 @@ def test_live_input_file_without_a_device_names_start_server(no_devices, tiny_mo
     assert r.returncode == 8, r.stderr
     assert "--start-server" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_live_input_file_with_record_starts_the_private_server_itself(no_devices, tiny_model, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    clip, rate = sf.read(DEMO, dtype="float32", start=3 * 44100, frames=44100)
+    song = tmp_path / "song.wav"
+    sf.write(song, clip, rate, subtype="FLOAT")
+    r = _vocalex("live", "--input-file", song, "--record", tmp_path / "rec", "--model", tiny_model, "--stride", 8)
+    assert r.returncode == 0, r.stderr
+    assert "private JACK dummy server" in r.stderr
+    captured, _ = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")
+    np.testing.assert_array_equal(captured[:len(clip)], clip)
+    played, _ = sf.read(tmp_path / "rec" / "output.wav", dtype="float32")
+    assert len(played) >= len(clip) and np.abs(played).max() > 0.01  # the separation was played, not silence

@@ -77,7 +77,8 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--start-server", action="store_true",
-        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record)",
+        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record, which "
+             "start it by themselves when no device can play)",
     )
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", metavar="DIR", help="save input.wav and output.wav (float32) in DIR at the end")
@@ -142,7 +143,7 @@ def run(args) -> int:
     from vocalex.live.jack_dummy import dummy_jack_server
 
     try:
-        with dummy_jack_server() if args.start_server else contextlib.nullcontext():
+        with dummy_jack_server() if args.start_server or _no_device_but_a_recording(args) else contextlib.nullcontext():
             if args.measure_latency:
                 return _measure_latency(args, lookahead)
             return _run_live(args, lookahead)
@@ -153,6 +154,22 @@ def run(args) -> int:
         if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
             _exit_without_portaudio(exc)
         raise
+
+
+def _no_device_but_a_recording(args) -> bool:
+    """`--input-file F --record DIR` where nothing can play: the private JACK dummy server of --start-server plays
+    the run, and the recording keeps its output (issue 24: no sound card needed to try it)."""
+    if args.input_file is None or not args.record or args.output is not None or args.measure_latency:
+        return False
+    import sys
+
+    from vocalex.live.devices import has_output_device
+
+    if has_output_device():
+        return False
+    print("vocalex: no audio output device: playing into a private JACK dummy server (as --start-server); "
+          f"the output is kept in {args.record}", file=sys.stderr)
+    return True
 
 
 def _measure_latency(args, lookahead) -> int:

@@ -120,6 +120,11 @@ def hostapi_index(sd, name: str) -> int | None:
     return None
 
 
+def has_output_device() -> bool:
+    """Whether PortAudio sees a device that plays: a sound card, or the ports of a running JACK server."""
+    return any(d["max_output_channels"] > 0 for d in portaudio().query_devices())
+
+
 def list_devices_text() -> str:
     """A table of the audio devices PortAudio sees, JACK's marked as preferred."""
     sd = portaudio()
