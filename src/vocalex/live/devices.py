@@ -163,8 +163,8 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
     key = "max_input_channels" if kind == "input" else "max_output_channels"
     devices = [d for d in sd.query_devices() if d[key] > 0]
     if not devices:
-        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running); without one: "
-                          "--input-file SONG --start-server --record DIR (a private JACK dummy server)")
+        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running); without one, "
+                          "--input-file SONG --record DIR plays into a private JACK dummy server (--start-server)")
     if spec is None:
         if hostapi is not None:
             default = sd.query_hostapis(hostapi)[f"default_{kind}_device"]
