@@ -1,7 +1,7 @@
 """Live benchmark: end-to-end latency through a JACK server by loopback, and the live engine's timing.
 
     python3 benchmarks/bench_live.py --model MODEL.onnx [--start-server] [--repeats 3]
-        [--stride 4 --lookahead 0 | --latency-ms 100] [--blocksize 256] [--provider cpu|cuda] [--threads N]
+        [--stride 4 --lookahead 0 | --latency-ms 120|lowest] [--blocksize 256] [--provider cpu|cuda] [--threads N]
 
 Each repeat runs the real live engine in passthrough on the JACK server, plays
 noise bursts into its input ports through a harness client, records its output
@@ -30,7 +30,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: the live default, 1)")
     p.add_argument("--stride", type=int)
     p.add_argument("--lookahead", type=int)
-    p.add_argument("--latency-ms", type=float)
+    p.add_argument("--latency-ms", help="latency budget as vocalex live --latency-ms (a number of ms, or 'lowest'): the "
+                   "model and configuration come from the measured table, planned anew in each repeat as live does at start")
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument("--low-delay", action=argparse.BooleanOptionalAction, default=True,
                    help="asymmetric STFT windows, one hop of STFT delay (the live default; --no-low-delay for Hann)")
@@ -71,20 +72,32 @@ def _run_repeats(args, results: list) -> None:
     from vocalex.base.machine import machine_name
     from vocalex.live.loopback import format_latency, measure_latency
 
+    from vocalex.cli.options import latency_target
+
     threads = LIVE_DEFAULT_THREADS if args.threads is None else args.threads
-    separator = Separator.load(args.model, provider=args.provider, threads=threads)
+    target = None if args.latency_ms is None else latency_target(args.latency_ms)
+    pinned = args.stride is not None or args.lookahead is not None or args.window is not None
+    # Without a pinned setting the model comes from the table (live/choice.py), chosen in each repeat as
+    # `vocalex live` chooses at start; otherwise the model is loaded once here.
+    separator = None if (not pinned and (args.model is None or target is not None)) else \
+        Separator.load(args.model, provider=args.provider, threads=threads)
     print(f"machine: {machine_name()}; load average {os.getloadavg()[0]:.1f} at start")
-    print(f"model: {separator.model.path} ({args.provider}, {threads} thread(s))")
+    print(f"model: {separator.model.path if separator else 'chosen from the measured table'} ({args.provider}, "
+          f"{threads} thread(s))")
     for i in range(args.repeats):
         r = measure_latency(
-            provider=args.provider, stride=args.stride, lookahead=args.lookahead, latency_ms=args.latency_ms,
+            model=args.model, provider=args.provider, threads=threads, stride=args.stride, lookahead=args.lookahead,
+            latency_ms=None if target in (None, "lowest") else target, lowest=target == "lowest",
             blocksize=args.blocksize, margin_ms=args.margin_ms, seconds=args.seconds, separator=separator,
             synthesis="low-delay" if args.low_delay else "hann", window=args.window,
         )
+        for line in r["choice"] or ():
+            print("  " + line.strip())
         r["load_average"] = os.getloadavg()[0]
         results.append(r)
-        print(f"[{i + 1}/{args.repeats}] stride {r['stride']} lookahead {r['lookahead']} window {r['window']} block {r['blocksize']} @ {r['samplerate']} Hz, "
-              f"{r['synthesis']} synthesis, {args.seconds:g} s of audio")
+        print(f"[{i + 1}/{args.repeats}] {r['model']}: stride {r['stride']} lookahead {r['lookahead']} window {r['window']} "
+              f"mirror {r['mirror']} block {r['blocksize']} @ {r['samplerate']} Hz, {r['synthesis']} synthesis, "
+              f"{args.seconds:g} s of audio")
         print("  " + r["calibration"])
         print("  " + format_latency(r))
         print(

@@ -23,7 +23,8 @@ ALLOWED = {
     "export": {"engine", "base"},
     "evaluation": {"data", "export", "files", "engine", "base"},
     "training": {"evaluation", "data", "export", "files", "engine", "base"},
-    "cli": {"training", "evaluation", "data", "export", "live", "files", "engine", "base"},
+    "cluster": {"files", "engine", "base"},
+    "cli": {"cluster", "training", "evaluation", "data", "export", "live", "files", "engine", "base"},
 }
 
 
@@ -168,9 +169,30 @@ def test_every_command_with_a_model_takes_the_same_lookahead():
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps the sub-parsers here
     takes = {name for name, sub in commands.items()
              if any("--lookahead" in action.option_strings for action in sub._actions)}
-    assert takes == {"separate", "live", "eval", "bench"}, takes
+    assert takes == {"separate", "batch", "live", "eval", "bench"}, takes
     for name in takes:
         args = commands[name].parse_args(["x"] if name in ("separate", "eval") else [])
         assert args.lookahead is None  # not given: the library's default applies
         args = commands[name].parse_args((["x"] if name in ("separate", "eval") else []) + ["--lookahead", "20ms"])
         assert args.lookahead == "20ms"  # turned into frames once the model is known (engine.config.parse_lookahead)
+
+
+def test_only_the_cluster_runner_imports_ray():
+    # Ray is an extra (vocalex[ray]) for `vocalex batch`: the local path (`vocalex separate`, live, the library) never
+    # loads it; tests/cluster/test_cluster.py checks the running `vocalex separate` too.
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if any(name == "ray" or name.startswith("ray.") for name in names):
+                found.append(str(path.relative_to(SRC)))
+    assert sorted(set(found)) == ["cluster/runner.py"], found
+
+
+def test_the_cluster_room_calls_the_library_through_one_module():
+    # Every import of the library from cluster/ sits in cluster/library.py: when file I/O moves (issue 23) that
+    # module is the one to fix.
+    outside = [f"{module} imports {target}" for here, there, module, target in _edges()
+               if here == "cluster" and module != "vocalex.cluster.library"]
+    assert not outside, outside

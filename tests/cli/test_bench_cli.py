@@ -36,7 +36,12 @@ def test_bench_json_schema(short_song, tiny_model, tmp_path):
     hop_ms = 1000 * 256 / 44100
     assert lat["stride_frames"] == 2 and lat["lookahead_frames"] == 1 and lat["host_rate"] == 48000
     assert lat["window_ms"] == pytest.approx(1000 * 1024 / 44100)
-    assert lat["alignment_ms"] == pytest.approx(3 * hop_ms)
+    # the live stream's latency (low-delay synthesis: one hop of STFT delay), the one pure function's number
+    assert lat["synthesis"] == "low-delay" and lat["alignment_ms"] == pytest.approx(hop_ms)
+    from vocalex.engine.config import StreamConfig, latency
+    from vocalex.engine.model import read_profile
+
+    assert lat["algorithmic_samples"] == latency(read_profile(tiny_model), StreamConfig(2, 1, "low-delay"), 48000)
     assert lat["stride_wait_ms"] == pytest.approx(hop_ms)
     assert lat["lookahead_ms"] == pytest.approx(hop_ms)
     assert lat["resampling_ms"] > 0  # 48 kHz host, 44.1 kHz model

@@ -107,15 +107,16 @@ def print_report(results: dict) -> None:
     console.print(f"machine: {describe(results['machine'])}", soft_wrap=True, highlight=False)
     console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)", soft_wrap=True)
 
-    t = Table(title=f"latency budget, stream mode (stride {lat['stride_frames']}, lookahead {lat['lookahead_frames']}, "
-                    f"host {lat['host_rate']} Hz)")
+    blocks = f", {lat['device_block']}-sample device blocks" if lat.get("device_block") else ""
+    t = Table(title=f"latency budget of the live stream (stride {lat['stride_frames']}, lookahead {lat['lookahead_frames']}, "
+                    f"{lat.get('synthesis', 'hann')} synthesis{blocks}, host {lat['host_rate']} Hz)")
     t.add_column("part")
     t.add_column("ms", justify="right")
     rows = [
-        (f"STFT window {lat['window_ms']:.1f} ms: alignment n_fft - hop", lat["alignment_ms"]),
+        (f"STFT window {lat['window_ms']:.1f} ms: its delay ({lat.get('synthesis', 'hann')} synthesis)", lat["alignment_ms"]),
         ("waiting for the stride ((stride - 1) hops)", lat["stride_wait_ms"]),
         ("lookahead", lat["lookahead_ms"]),
-        ("sample-accurate hold (hop - 1 samples)", lat["hop_hold_ms"]),
+        ("hold (one hop less the device block's granularity)", lat["hop_hold_ms"]),
         ("resampling", lat["resampling_ms"]),
         ("= algorithmic", lat["algorithmic_ms"]),
         (f"compute per model call p50 (p99 {lat['compute_ms_p99']:.2f})", lat["compute_ms_p50"]),

