@@ -4,7 +4,7 @@ is the repository's, so the demo song's path works and nothing is written into t
 A block is marked by the HTML comment on the line before it:
   <!-- readme-test: skip: REASON -->   never run here (installs packages, needs a sound card or a data set);
                                        the list is kept short (SKIPS_AT_MOST) and each says why
-  <!-- readme-test: needs: NAME ... -->  run where each NAME is an importable module or a command on PATH,
+  <!-- readme-test: needs: NAME ... -->  run where each NAME is an importable module (command:NAME: a program on PATH),
                                        skipped (naming it) elsewhere, e.g. the light route without matplotlib
 An unmarked block always runs.
 """
@@ -50,7 +50,11 @@ def test_the_readme_has_blocks_and_few_skips():
 
 
 def _available(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None or shutil.which(name) is not None
+    """``command:NAME``: a program on PATH; otherwise an importable module (a `ray` program on PATH from another
+    interpreter's install must not count as this interpreter's ray)."""
+    if name.startswith("command:"):
+        return shutil.which(name[len("command:"):]) is not None
+    return importlib.util.find_spec(name) is not None
 
 
 @pytest.mark.parametrize("lang, body, mark", BLOCKS)
