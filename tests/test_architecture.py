@@ -174,7 +174,7 @@ def test_every_command_with_a_model_takes_the_same_lookahead():
         args = commands[name].parse_args(["x"] if name in ("separate", "eval") else [])
         assert args.lookahead is None  # not given: the library's default applies
         args = commands[name].parse_args((["x"] if name in ("separate", "eval") else []) + ["--lookahead", "20ms"])
-        assert args.lookahead == "20ms"  # turned into frames once the model is known (engine.config.parse_lookahead)
+        assert args.lookahead == "20ms"  # turned into frames once the model is known (engine.config.resolve_stream)
 
 
 def test_only_the_cluster_runner_imports_ray():

@@ -76,7 +76,7 @@ def test_train_shows_progress_plain_log_lines_and_the_data_licence(tmp_path):
     model = tmp_path / "m.onnx"
     r = _vocalex("export", run / "last.pt", "-o", model)
     assert r.returncode == 0, r.stderr
-    from vocalex.engine.model import read_profile
+    from vocalex.engine.contract import read_profile
 
     licence = read_profile(model).licence
     assert "non-commercial" in licence and "MUSDB18-HQ" in licence, licence

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from vocalex.evaluation.speed import STREAM_BLOCK
 
+from .options import add_model_options, add_stream, resolve_model
+
 
 def register(subparsers) -> None:
-    from .options import add_model_options, add_stream
-
     p = subparsers.add_parser(
         "bench",
         help="latency budget and speed of a model on this machine",
@@ -48,14 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.start_server and not args.live:
         raise UsageError("--start-server starts a JACK server for --live; add --live")
 
-    from vocalex.export.models import ensure
-
-    ensure(args.model)  # a named model (hq) is converted on first use
-    if args.lookahead is not None:  # frames, or milliseconds of this model ("20ms")
-        from vocalex.engine.config import parse_lookahead
-        from vocalex.engine.model import read_profile
-
-        args.lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
+    resolve_model(args.model)
     live = None
     if args.live:
         # First, so a missing JACK server fails in a second rather than after the whole bench.

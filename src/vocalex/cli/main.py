@@ -9,7 +9,8 @@ module alone (most runs are one ``vocalex separate`` per file: start-up is
 part of every file's wall time).
 
 Every error a user can cause is a :class:`VocalexError`: printed as one line,
-exit code from the error class. Ctrl-C exits with 130, SIGTERM with 143 in every command
+exit code from the error class. The library names its parameters in backticks (`threads`); the line shows the
+running command's flag for each (--threads). Ctrl-C exits with 130, SIGTERM with 143 in every command
 (base/termination.py).
 """
 
@@ -22,6 +23,8 @@ import sys
 
 from vocalex.base.errors import VocalexError
 from vocalex.base.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, install_termination_handler
+
+from .options import error_line, use_flags_of
 
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {
@@ -97,11 +100,12 @@ def main(argv=None) -> int:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    use_flags_of(parser, args.command)
     install_termination_handler()
     try:
         return int(args.handler(args) or 0)
     except VocalexError as exc:
-        print(f"vocalex: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return exc.exit_code
     except Terminated:
         print("vocalex: terminated", file=sys.stderr)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 
-def register(sub) -> None:
-    from .options import add_latency_target, add_model_options, add_stream
+from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
+
+def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
@@ -27,7 +28,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
                    help="offline: best quality, centred context (default); stream: the live path's processing with the "
-                        "stream settings given (--latency-ms: exactly what vocalex live --latency-ms plays)")
+                        "stream settings given (--latency-ms: what vocalex live --latency-ms plays; exactly so with "
+                        "--edges zero)")
     # None = not given: offline mode refuses them instead of ignoring them without a word.
     add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",
@@ -38,6 +40,11 @@ def register(sub) -> None:
                           "chosen for a 44.1 kHz JACK server with 256-sample blocks): ")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
+    from vocalex.engine.config import DEFAULT_EDGES, EDGES
+
+    p.add_argument("--edges", choices=EDGES, default=DEFAULT_EDGES,
+                   help="what the model sees around the file: mirror (a model window of the file reflected at each "
+                        f"end: its first and last frames get real context), zero (silence, as live) (default {DEFAULT_EDGES})")
     add_model_options(p, threads_default="all cores")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
@@ -51,6 +58,7 @@ def register(sub) -> None:
 
 def _choose_like_live(args):
     """The table candidate `vocalex live --latency-ms` would play on a 44.1 kHz JACK server at -p 256, planned here."""
+    # here, not at the top: only --latency-ms needs the live table (a one-file run loads no live module)
     from vocalex.base.errors import UsageError
     from vocalex.engine.registry import is_name
     from vocalex.live.choice import TablePlanner, choose_stream, table_for
@@ -79,7 +87,7 @@ def _choose_like_live(args):
 
 def run(args) -> int:
     from vocalex.base.errors import ModelError, UsageError, VocalexError
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
+    from vocalex.engine.config import OfflineConfig, resolve_stream
     from vocalex.engine.separator import Separator
 
     from vocalex.files.batch import expand_inputs, run_parallel
@@ -104,21 +112,20 @@ def run(args) -> int:
     if args.latency_ms is not None:
         chosen = _choose_like_live(args)
         model = chosen.model
-    from vocalex.export.models import ensure
-
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
-    separator = Separator.load(ensure(model), provider=args.provider, threads=args.threads, spinning=False,
+    separator = Separator.load(resolve_model(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
     if chosen is not None:
-        config = chosen.config()  # no device block: it only shortens a live stream's latency, not its output
+        from dataclasses import replace
+
+        # no device block: it only shortens a live stream's latency, not its output
+        config = replace(chosen.config(), edges=args.edges)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     elif args.mode == "stream":
-        lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
-        config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window)
-        config.check(separator.profile)
+        config = resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
+                                args.window, edges=args.edges)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
@@ -126,7 +133,7 @@ def run(args) -> int:
             from vocalex.engine.wiener import require
 
             require()  # before any file is opened
-        config = OfflineConfig(wiener=args.wiener)
+        config = OfflineConfig(wiener=args.wiener, edges=args.edges)
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:
@@ -251,7 +258,7 @@ class _Progress:
         self._print(line)
 
     def fail(self, path, exc) -> None:
-        self._print(f"vocalex: error: {exc}", always=True)
+        self._print(error_line(exc), always=True)
 
     def _print(self, line: str, always: bool = False) -> None:
         if self._bar is not None:

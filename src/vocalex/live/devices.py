@@ -180,7 +180,7 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
         for d in devices:
             if d["index"] == index:
                 return d
-        raise DeviceError(f"no {kind} device with index {index}; see vocalex live --list-devices")
+        raise DeviceError(f"no {kind} device with index {index}; see `list_devices`")
     exact = [d for d in devices if d["name"].lower() == text.lower()]
     matches = exact or [d for d in devices if text.lower() in d["name"].lower()]
     if hostapi is not None and len(matches) > 1:
@@ -188,7 +188,7 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
         preferred = [d for d in matches if d["hostapi"] == hostapi]
         matches = preferred or matches
     if not matches:
-        raise DeviceError(f"no {kind} device named {text!r}; see vocalex live --list-devices")
+        raise DeviceError(f"no {kind} device named {text!r}; see `list_devices`")
     if len(matches) > 1:
         names = ", ".join(f"{d['index']}: {d['name']}" for d in matches)
         raise DeviceError(f"{kind} device name {text!r} is ambiguous ({names}); give an index")
@@ -221,7 +221,7 @@ def _check_samplerate(sd, din: dict, dout: dict, channels: int, rate: int, hosta
         choice = "that" if len(working) == 1 else "one of these"
         hint = f"it runs at {', '.join(map(str, working))} Hz: use {choice} or leave --samplerate out"
     else:
-        hint = "no common rate works either: see vocalex live --list-devices"
+        hint = "no common rate works either: see `list_devices`"
     if hostapi == JACK_HOSTAPI_NAME:
         hint += " (a JACK server runs at the one rate it was started with, jackd -r)"
     raise DeviceError(f"{where} refuses {rate} Hz ({reason}); {hint}")
@@ -253,7 +253,7 @@ def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2, sa
         rate = rate_in
     else:
         if samplerate <= 0:
-            raise UsageError(f"--samplerate must be a positive number of Hz, got {samplerate}")
+            raise UsageError(f"`samplerate` must be a positive number of Hz, got {samplerate}")
         rate = int(samplerate)
         _check_samplerate(sd, din, dout, channels, rate, hostapi)
     return DeviceChoice(

@@ -190,6 +190,6 @@ def resolve_output_device(path: str | Path, output_spec=None, samplerate: int | 
         try:
             sd.check_output_settings(device=dout["index"], channels=channels, dtype="float32", samplerate=rate)
         except sd.PortAudioError as exc:
-            raise DeviceError(f"{dout['name']!r} refuses {rate} Hz ({exc}); leave --samplerate out") from None
+            raise DeviceError(f"{dout['name']!r} refuses {rate} Hz ({exc}); leave `samplerate` out") from None
     return DeviceChoice(input_index=None, output_index=dout["index"], input_name=f"file {Path(path).name}",
                         output_name=dout["name"], hostapi=hostapi, samplerate=rate, channels=channels)
