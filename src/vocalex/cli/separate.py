@@ -49,6 +49,8 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose two outputs both exist already (resume a batch that was stopped)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel worker processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only errors")
     p.set_defaults(handler=run)
@@ -93,7 +95,13 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    jobs = expand_inputs(args.inputs, on_skip=_say_skipped)
+    if args.skip_existing and args.force:
+        raise UsageError("--skip-existing keeps existing outputs and --force replaces them: give one of the two")
+    jobs = expand_inputs(args.inputs, on_skip=_say_skipped, on_repeat=_say_repeated)
+    if args.skip_existing:
+        jobs = _without_finished(jobs, args.out, args.fmt, quiet=args.quiet)
+        if not jobs:
+            return 0
     inputs = [path for path, _ in jobs]
     if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
         raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
@@ -121,6 +129,10 @@ def run(args) -> int:
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
+        if args.wiener:
+            from vocalex.engine.wiener import require
+
+            require()  # before any file is opened
         config = OfflineConfig(wiener=args.wiener, edges=args.edges)
 
     failures = []
@@ -171,6 +183,25 @@ def _say_skipped(folder, names) -> None:
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     print(f"vocalex: {folder}: skipping {len(names)} file{'s' if len(names) > 1 else ''} that {'are' if len(names) > 1 else 'is'} "
           f"not audio by name: {shown}", file=sys.stderr)
+
+
+def _say_repeated(path) -> None:
+    print(f"vocalex: {path} is given more than once (itself, or inside a folder also given): separated once",
+          file=sys.stderr)
+
+
+def _without_finished(jobs, out, fmt, quiet: bool):
+    """--skip-existing: the jobs whose outputs are not both there yet (outputs appear only complete: engine/files.py)."""
+    from pathlib import Path
+
+    from vocalex.files.separate import output_paths
+
+    todo = [(path, name) for path, name in jobs
+            if not all(p.is_file() for p in output_paths(path, Path(out), fmt, name).values())]
+    if not quiet and len(todo) < len(jobs):
+        print(f"vocalex: skipping {len(jobs) - len(todo)} of {len(jobs)} inputs whose outputs exist (--skip-existing)",
+              file=sys.stderr)
+    return todo
 
 
 def _summary(failures, inputs) -> int:

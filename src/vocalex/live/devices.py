@@ -122,6 +122,11 @@ def hostapi_index(sd, name: str) -> int | None:
     return None
 
 
+def has_output_device() -> bool:
+    """Whether PortAudio sees a device that plays: a sound card, or the ports of a running JACK server."""
+    return any(d["max_output_channels"] > 0 for d in portaudio().query_devices())
+
+
 def list_devices_text() -> str:
     """A table of the audio devices PortAudio sees, JACK's marked as preferred."""
     sd = portaudio()
@@ -129,7 +134,8 @@ def list_devices_text() -> str:
     jack_index = hostapi_index(sd, JACK_HOSTAPI_NAME)
     devices = sd.query_devices()
     if len(devices) == 0:
-        return "no audio devices found (no sound card and no JACK server running)"
+        return ("no audio devices found (no sound card and no JACK server running); without one, play a file into a "
+                "private JACK dummy server and keep the output: vocalex live --input-file SONG --start-server --record DIR")
     lines = [f"{'index':>5}  {'in':>3} {'out':>3}  {'rate':>6}  host API / name"]
     for d in devices:
         mark = "*" if d["hostapi"] == jack_index else " "
@@ -159,7 +165,8 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
     key = "max_input_channels" if kind == "input" else "max_output_channels"
     devices = [d for d in sd.query_devices() if d[key] > 0]
     if not devices:
-        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running)")
+        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running); without one, "
+                          "--input-file SONG --record DIR plays into a private JACK dummy server (--start-server)")
     if spec is None:
         if hostapi is not None:
             default = sd.query_hostapis(hostapi)[f"default_{kind}_device"]

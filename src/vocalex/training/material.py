@@ -37,16 +37,24 @@ def _extra_files(paths: list[str], kind: str) -> list[Path]:
     return files
 
 
-def build_pool(cfg: TrainConfig, log=print) -> StemPool:
-    """Decode (once, through the cache) every training track and extra file into a StemPool."""
+def build_pool(cfg: TrainConfig, log=print, preparing=None, layouts: list | None = None) -> StemPool:
+    """Decode (once, through the cache) every training track and extra file into a StemPool.
+
+    ``preparing(done, total, path)`` hears of each track decoded; ``layouts`` collects each folder's layout."""
     rate = PROFILES[cfg.profile].sample_rate
     pool = StemPool()
     t0 = time.time()
     for path in cfg.data:
         ds = open_dataset(path, split="train")
-        for track in ds.tracks:
+        for i, track in enumerate(ds.tracks):
+            if preparing is not None:
+                preparing(i, len(ds.tracks), path)
             stems = cached_track(track, rate, cfg.cache)
             pool.add_track(track.name, stems["vocals"], stems["accompaniment"])
+        if preparing is not None:
+            preparing(len(ds.tracks), len(ds.tracks), path)
+        if layouts is not None:
+            layouts.append(ds.layout)
         log(f"data: {ds.layout} {path}: {len(ds.tracks)} training tracks")
     for kind, paths in (("vocals", cfg.extra_vocals), ("accompaniment", cfg.extra_accompaniment)):
         for f in _extra_files(paths, kind):

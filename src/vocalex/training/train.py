@@ -105,7 +105,11 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> d
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     console = _console() if rank == 0 and not quiet else None
-    run = _Run(cfg, rank, world, device, out, (lambda msg: console.log(msg)) if console is not None else (lambda msg: None))
+    from .console import TrainConsole
+
+    say = TrainConsole(enabled=console is not None)  # plain one-line messages, a progress line while clips decode
+    run = _Run(cfg, rank, world, device, out, say.log)
+    run.preparing = say.preparing
     ckpt = _resume_config(cfg, out, resume)
     _prepare(run, ckpt)
     runlog = RunLog(out)
@@ -162,7 +166,12 @@ def _prepare(run: _Run, ckpt: dict | None) -> None:
     torch.manual_seed(cfg.seed + rank)
     run.model = build_network(cfg).to(run.device)
     run.optimizer = torch.optim.Adam(run.model.parameters(), lr=cfg.lr)
-    pool = build_pool(cfg, run.log)
+    layouts = []
+    pool = build_pool(cfg, run.log, getattr(run, "preparing", None), layouts)
+    if not cfg.licence:  # the data's terms travel with the weights (MUSDB18: non-commercial), as --init hq does
+        from vocalex.data.licences import licence_from_data
+
+        cfg.licence = licence_from_data(layouts) or ""
     augment = AugmentConfig(remix_prob=cfg.remix_prob, extra_prob=cfg.extra_prob, instrumental_prob=cfg.instrumental_prob)
     run.sampler = MixSampler(pool, crop_samples(PROFILES[cfg.profile]), augment, seed=cfg.seed + 1000 * rank)
     if cfg.teacher_cache:
