@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-SKIPS_AT_MOST = 5
+SKIPS_AT_MOST = 6
 FENCE = re.compile(r"(?:<!-- readme-test: (?P<mark>[^>]*?) -->\n)?```(?P<lang>sh|python)\n(?P<body>.*?)```", re.S)
 
 

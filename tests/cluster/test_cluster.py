@@ -159,7 +159,7 @@ def test_the_worker_separates_skips_unchanged_content_and_stops_cleanly(catalogu
     again = worker.separate({**job, "done_keys": [result["key"]]})
     assert again["status"] == "done" and again["unchanged"] and again["key"] == result["key"]
     refused = worker.separate(job)  # outputs exist, not done with this key: refused as by `vocalex separate`
-    assert refused["status"] == "failed" and refused["exit_code"] == 7 and "use --force" in refused["error"]
+    assert refused["status"] == "failed" and refused["exit_code"] == 7 and "use `force`" in refused["error"]  # the library names the parameter
 
     worker.stop()  # the driver's stop: the file in progress ends at its next block, leaving nothing behind
     stopped = worker.separate({**job, "input": str(files[1]), "track": "album/song1"})
