@@ -43,7 +43,7 @@ def test_44k_stereo_both_modes_keep_rate_channels_length_and_sum(tiny_model, tmp
 def test_stream_mode_file_equals_the_live_object(tiny_model, tmp_path):
     x = write(tmp_path / "clip.wav", 30000, 2, 44100, subtype="FLOAT", seed=4)
     assert cli(tmp_path / "clip.wav", "-o", tmp_path, "--model", tiny_model, "--mode", "stream",
-               "--stride", 3, "--lookahead", 2, "-q") == 0
+               "--stride", 3, "--lookahead", 2, "--edges", "zero", "-q") == 0  # silence around it, as live
     v, _, _ = stems(tmp_path, "clip")
     live = StreamSeparator(OnnxModel.load(tiny_model), 44100, 2, stride=3, lookahead=2)
     outs = [live.process(x[i:i + 127]) for i in range(0, len(x), 127)] + [live.flush()]
@@ -183,3 +183,17 @@ def test_folder_layout_is_kept_under_the_output(tiny_model, tmp_path, capsys):
         np.testing.assert_allclose(v + acc, ref, atol=1e-4)
     err = capsys.readouterr().err
     assert "skipping 1 file" in err and "cover.jpg" in err  # a skipped file is always named, even with -q
+
+
+def test_edges_option_writes_what_the_api_computes(tiny_model, tmp_path):
+    from vocalex.engine import Separator
+
+    x = write(tmp_path / "clip.wav", 20000, 2, 44100, subtype="FLOAT", seed=6)
+    sep = Separator.load(tiny_model, threads=1)
+    written = {}
+    for edges in ("mirror", "zero"):
+        args = ["--edges", edges] if edges == "zero" else []  # mirror: the default
+        assert cli(tmp_path / "clip.wav", "-o", tmp_path / edges, "--model", tiny_model, *args, "-q") == 0
+        written[edges], _, _ = stems(tmp_path / edges, "clip")
+        np.testing.assert_allclose(written[edges], sep.separate(x, 44100, edges=edges)["vocals"], atol=1e-6)
+    assert np.abs(written["mirror"][:1024] - written["zero"][:1024]).max() > 1e-3

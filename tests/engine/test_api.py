@@ -46,8 +46,9 @@ def test_empty_audio_gives_empty_stems(sep):
 
 
 def test_stream_mode_equals_the_live_object(sep):
+    # with silence around the file, as the live stream has (the default mirrors the file's ends: tests/test_edges.py)
     x = audio(25000, 2, seed=3)
-    stems = sep.separate(x, 44100, mode="stream", stride=2, lookahead=3)
+    stems = sep.separate(x, 44100, mode="stream", stride=2, lookahead=3, edges="zero")
     live = sep.stream(44100, 2, stride=2, lookahead=3)
     assert isinstance(live, StreamSeparator) and (live.stride, live.lookahead) == (2, 3)
     outs = [live.process(x[i:i + 333]) for i in range(0, len(x), 333)] + [live.flush()]
@@ -114,6 +115,10 @@ def test_api_and_cli_defaults_have_not_drifted_apart():
     assert DEFAULT_STRIDE == api["stride"].default == live["stride"].default
     assert DEFAULT_LOOKAHEAD == api["lookahead"].default == live["lookahead"].default
     assert cli.wiener is api["wiener"].default is False
+    from vocalex.engine.config import DEFAULT_EDGES, OfflineConfig, StreamConfig
+
+    assert cli.edges == api["edges"].default == DEFAULT_EDGES == OfflineConfig().edges == StreamConfig().edges
+    assert inspect.signature(Separator.separate_blocks).parameters["edges"].default == DEFAULT_EDGES
     assert cli.provider == inspect.signature(Separator.load).parameters["provider"].default
     assert cli.model is None and inspect.signature(Separator.load).parameters["model"].default is None
 

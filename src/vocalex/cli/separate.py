@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--mode", choices=("offline", "stream"), default="offline",
                    help="offline: best quality, centred context (default); stream: the live path's processing with the "
-                        "stream settings given (--latency-ms: exactly what vocalex live --latency-ms plays)")
+                        "stream settings given (--latency-ms: what vocalex live --latency-ms plays; exactly so with "
+                        "--edges zero)")
     # None = not given: offline mode refuses them instead of ignoring them without a word.
     add_stream(p, when="stream mode only: ")
     p.add_argument("--low-delay", action="store_true",
@@ -38,6 +39,11 @@ def register(sub) -> None:
                           "chosen for a 44.1 kHz JACK server with 256-sample blocks): ")
     p.add_argument("--wiener", action="store_true",
                    help="offline mode: refine the vocals by multichannel Wiener filtering (norbert); slower, see README")
+    from vocalex.engine.config import DEFAULT_EDGES, EDGES
+
+    p.add_argument("--edges", choices=EDGES, default=DEFAULT_EDGES,
+                   help="what the model sees around the file: mirror (a model window of the file reflected at each "
+                        f"end: its first and last frames get real context), zero (silence, as live) (default {DEFAULT_EDGES})")
     add_model_options(p, threads_default="all cores")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
@@ -103,18 +109,21 @@ def run(args) -> int:
     separator = Separator.load(ensure(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
     if chosen is not None:
-        config = chosen.config()  # no device block: it only shortens a live stream's latency, not its output
+        from dataclasses import replace
+
+        # no device block: it only shortens a live stream's latency, not its output
+        config = replace(chosen.config(), edges=args.edges)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     elif args.mode == "stream":
         lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
         config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window)
+                              "low-delay" if args.low_delay else "hann", window=args.window, edges=args.edges)
         config.check(separator.profile)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
-        config = OfflineConfig(wiener=args.wiener)
+        config = OfflineConfig(wiener=args.wiener, edges=args.edges)
 
     failures = []
     if args.jobs > 1 and len(inputs) > 1:

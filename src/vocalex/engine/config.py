@@ -24,6 +24,10 @@ DEFAULT_MODE = "offline"
 DEFAULT_STRIDE = 4      # frames between model calls in stream mode
 DEFAULT_LOOKAHEAD = 0   # frames of look-ahead in stream mode
 SYNTHESES = ("hann", "low-delay")
+# What a file's separation puts before its first and after its last sample (engine/separator.py, edge_pad):
+# "mirror" the signal reflected about its first / last sample, "zero" silence (what the live path has).
+EDGES = ("mirror", "zero")
+DEFAULT_EDGES = "mirror"
 PROVIDER_NAMES = ("cpu", "cuda")  # engine.model.PROVIDERS maps them to ONNX Runtime's
 DEFAULT_PROVIDER = "cpu"
 
@@ -52,6 +56,9 @@ class StreamConfig:
     has a dynamic frames axis can run shorter windows: less context, a cheaper call (the bundled model:
     64 frames, 1.5 s, a call of ~2.9 ms instead of ~5 ms on one core), the same latency. A graph that
     cannot take the length is refused when the stream is built.
+
+    ``edges``: what the separation of a *file* in stream mode puts around the file (:data:`EDGES`); the live
+    path has no file start and ignores it.
     """
 
     stride: int = DEFAULT_STRIDE
@@ -60,8 +67,10 @@ class StreamConfig:
     block: int | None = None
     window: int | None = None
     mirror: int = 0
+    edges: str = DEFAULT_EDGES
 
     def __post_init__(self):
+        check_edges(self.edges)
         for name in ("stride", "lookahead", "mirror"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy integers are Integral
@@ -95,10 +104,20 @@ class StreamConfig:
 @dataclass(frozen=True)
 class OfflineConfig:
     """File mode: centred windows with ``context`` frames each side (None: engine/offline.py's default),
-    ``wiener`` for multichannel Wiener filtering of the vocals (engine/wiener.py)."""
+    ``wiener`` for multichannel Wiener filtering of the vocals (engine/wiener.py), ``edges`` what is put
+    around the file (:data:`EDGES`, engine/separator.py)."""
 
     wiener: bool = False
     context: int | None = None
+    edges: str = DEFAULT_EDGES
+
+    def __post_init__(self):
+        check_edges(self.edges)
+
+
+def check_edges(edges) -> None:
+    if edges not in EDGES:
+        raise UsageError(f"edges must be one of {', '.join(EDGES)}, got {edges!r}")
 
 
 def stream_output_frames(n_frames: int, stride: int, lookahead: int) -> slice:

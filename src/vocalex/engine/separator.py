@@ -11,8 +11,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .config import (DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig, StreamConfig,  # noqa: F401
-                     latency, lookahead_frames, parse_lookahead)
+from .config import (DEFAULT_EDGES, DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig,  # noqa: F401
+                     StreamConfig, latency, lookahead_frames, parse_lookahead)
 from vocalex.base.errors import InvalidSamplesError, UsageError
 from .model import ModelProfile, OnnxModel
 from .offline import offline_stream
@@ -28,7 +28,7 @@ def check_finite(block: np.ndarray, where: str = "audio") -> None:
 
 
 def run_config(mode: str = DEFAULT_MODE, stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
-               wiener: bool = False, synthesis: str = "hann") -> StreamConfig | OfflineConfig:
+               wiener: bool = False, synthesis: str = "hann", edges: str = DEFAULT_EDGES) -> StreamConfig | OfflineConfig:
     """The keyword form of the API (mode="stream", stride=...) as the frozen config it stands for.
 
     Offline mode has centred windows of its own (engine/offline.py): stride, lookahead and synthesis are
@@ -39,14 +39,88 @@ def run_config(mode: str = DEFAULT_MODE, stride: int = DEFAULT_STRIDE, lookahead
             # A stream call covers `stride` frames (tens of ms): too few to estimate a spatial covariance from,
             # and the live path's budget has no room for it.
             raise UsageError("Wiener filtering is an offline-mode option; stream mode does not support it")
-        return StreamConfig(stride, lookahead, synthesis)
+        return StreamConfig(stride, lookahead, synthesis, edges=edges)
     if mode == "offline":
         if (stride, lookahead, synthesis) != (DEFAULT_STRIDE, DEFAULT_LOOKAHEAD, "hann"):
             # refused, not ignored: a caller who sets them expects them to matter
             raise UsageError("stride, lookahead and synthesis are stream-mode settings; offline mode has its own "
                              "centred windows: pass mode=\"stream\" or drop them")
-        return OfflineConfig(wiener=wiener)
+        return OfflineConfig(wiener=wiener, edges=edges)
     raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+
+
+EDGE_WINDOWS = 1   # model windows (n_fft) of signal mirrored at each end of a file: see edge_pad
+
+
+def edge_pad(profile, sample_rate: int, windows: int | None = None) -> int:
+    """Samples of mirrored signal put before a file's first and after its last sample: ``windows`` x the
+    model's n_fft (its rate), in samples at the file's ``sample_rate`` (rounded up).
+
+    Why: without it the first and last frames are analysed against silence that is not in the music, and the
+    U-Net masks them from zero context. On 7-s MUSDB18 clips with the hq model, one window mirrored at each
+    end (4096 samples) scored best among none / one / two windows on the training split (README: the
+    validation split's numbers; benchmarks/studies/edges.py).
+    """
+    windows = EDGE_WINDOWS if windows is None else windows  # read at the call: the study sets it per run
+    return -(-windows * profile.n_fft * int(sample_rate) // profile.sample_rate)
+
+
+class MirroredEdges:
+    """The blocks of a file with up to ``pad`` samples of it reflected about its first and its last sample
+    (numpy's "reflect": the edge sample itself is not repeated), block by block in bounded memory: only the
+    first pad + 1 samples are gathered before anything is yielded, and the last pad + 1 are held back to be
+    reflected once the blocks end.
+
+    A file of L <= pad samples gets L - 1 on each side (what exists; none for one sample, nothing at all for
+    an empty file). ``front`` (samples put before the file) is known once the first block has been yielded;
+    ``end`` (index of the first sample after the file, in the padded stream) once the last of the file has.
+    ``check``: block -> float (n, channels) array, raising UsageError for a block the stream cannot take
+    (StreamSeparator's own check: a bad block is refused with its message, not by numpy's concatenate).
+    With pad 0 the blocks pass through unchanged.
+    """
+
+    def __init__(self, blocks: Iterable[np.ndarray], pad: int, check=None):
+        self.blocks, self.pad, self.check = blocks, int(pad), check
+        self.front = 0 if pad == 0 else None
+        self.end = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self.pad == 0:
+            n = 0
+            for block in self.blocks:
+                n += len(block)
+                yield block
+            self.end = n
+            return
+        one_d = False
+        held, n = [], 0
+        it = iter(self.blocks)
+        for block in it:  # gather the head: pad + 1 samples (or the whole file, if shorter)
+            one_d = getattr(block, "ndim", 2) == 1
+            held.append(self.check(block))
+            n += len(held[-1])
+            if n > self.pad:
+                break
+        if n == 0:
+            self.front = self.end = 0
+            return
+        tail = np.concatenate(held)
+        shape = (lambda y: y[:, 0]) if one_d else (lambda y: y)
+        self.front = min(self.pad, n - 1)
+        if self.front:
+            yield shape(tail[self.front:0:-1])
+        for block in it:  # the middle: pass on all but the last pad + 1 samples
+            one_d = getattr(block, "ndim", 2) == 1
+            shape = (lambda y: y[:, 0]) if one_d else (lambda y: y)
+            x = self.check(block)
+            n += len(x)
+            tail = np.concatenate([tail, x])
+            if len(tail) > self.pad + 1:
+                yield shape(tail[:-(self.pad + 1)])
+                tail = tail[-(self.pad + 1):]
+        self.end = self.front + n
+        back = min(self.pad, n - 1)
+        yield shape(np.concatenate([tail, tail[len(tail) - 1 - back:len(tail) - 1][::-1]]))
 
 
 def separate_blocks(
@@ -61,33 +135,33 @@ def separate_blocks(
     The yielded blocks are float32 (m, channels); their total length equals the
     total input length and sample i of the output belongs to sample i of the
     input. Only the stream's fixed-size state is held: memory does not grow
-    with the input length.
+    with the input length. ``config.edges == "mirror"``: the stream runs on the
+    file with :func:`edge_pad` samples mirrored at each end (:class:`MirroredEdges`),
+    and only the file's own samples come out.
     """
     stream = make_stream(model, sample_rate, channels, config)
-    to_drop = stream.latency
-    total_in = 0
+    pad = edge_pad(model.profile, sample_rate) if config.edges == "mirror" else 0
+    fed = MirroredEdges(blocks, pad, check=stream._check_block)
+    pos = -stream.latency  # index in the (padded) stream input of the next output sample
     total_out = 0
 
-    def emit(out, limit=None):
-        nonlocal to_drop, total_out
+    def emit(out):
+        nonlocal pos, total_out
         v, a = out["vocals"], out["accompaniment"]
-        if to_drop:
-            k = min(to_drop, len(v))
-            v, a, to_drop = v[k:], a[k:], to_drop - k
-        if limit is not None:
-            v, a = v[: limit - total_out], a[: limit - total_out]
-        total_out += len(v)
-        return v, a
+        start, pos = pos, pos + len(v)
+        lo = min(max(fed.front - start, 0), len(v))
+        hi = len(v) if fed.end is None else max(lo, min(fed.end - start, len(v)))
+        total_out += hi - lo
+        return v[lo:hi], a[lo:hi]
 
-    for block in blocks:
-        total_in += len(block)
+    for block in fed:
         v, a = emit(stream.process(block))
         if len(v):
             yield v, a
-    v, a = emit(stream.flush(), limit=total_in)
+    v, a = emit(stream.flush())
     if len(v):
         yield v, a
-    assert total_out == total_in, (total_out, total_in)
+    assert total_out == fed.end - fed.front, (total_out, fed.end, fed.front)
 
 
 def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | OfflineConfig) -> StreamSeparator:
@@ -135,19 +209,23 @@ class Separator:
         lookahead: int = DEFAULT_LOOKAHEAD,
         wiener: bool = False,
         synthesis: str = "hann",
+        edges: str = DEFAULT_EDGES,
         *,
         config: StreamConfig | OfflineConfig | None = None,
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
-        ``mode="stream"`` gives exactly what the live path outputs for this
-        stride / lookahead (latency removed); ``"offline"`` uses centred,
+        ``mode="stream"`` gives what the live path outputs for this stride / lookahead
+        (latency removed; exactly so with ``edges="zero"``, else beyond the first model window); ``"offline"`` uses centred,
         overlapping windows and has no stride or lookahead of its own. ``config``: a
         :class:`StreamConfig` or :class:`OfflineConfig` instead of the keywords. ``wiener=True``
         (offline only) refines the vocals by multichannel Wiener filtering
         (:mod:`vocalex.engine.wiener`); the stems still sum to the input.
         ``synthesis`` (stream mode): "hann", or "low-delay" for the asymmetric
         window pair that cuts the STFT delay from n_fft - hop to one hop (engine/stft.py).
+        ``edges``: "mirror" (default) runs the model on the file with a model window (n_fft) of it mirrored
+        at each end, so that its first and last frames have real context; "zero": silence around it, as the
+        live path has (stream mode then equals the live output sample for sample; see :func:`edge_pad`).
         """
         if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
             got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
@@ -157,7 +235,7 @@ class Separator:
             raise UsageError(f"audio has shape {audio.shape}: {x.shape[1]} channels? It looks transposed: pass audio.T "
                              "(frames first, as soundfile reads)")
         check_finite(x)
-        config = config or run_config(mode, stride, lookahead, wiener, synthesis)
+        config = config or run_config(mode, stride, lookahead, wiener, synthesis, edges)
         blocks = (x[i:i + BLOCK_FRAMES] for i in range(0, len(x), BLOCK_FRAMES))
         vocals = np.empty(x.shape, dtype=np.float32)
         accompaniment = np.empty(x.shape, dtype=np.float32)
@@ -172,14 +250,14 @@ class Separator:
 
     def separate_blocks(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, mode: str = DEFAULT_MODE,
                         stride: int = DEFAULT_STRIDE, lookahead: int = DEFAULT_LOOKAHEAD,
-                        wiener: bool = False, synthesis: str = "hann", *,
+                        wiener: bool = False, synthesis: str = "hann", edges: str = DEFAULT_EDGES, *,
                         config: StreamConfig | OfflineConfig | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Block-wise separate(): float (n, channels) blocks in, aligned float32 (vocals, accompaniment) blocks out.
 
         For files too long for memory (see :func:`separate_blocks`); blocks are
         not checked for NaN / Inf here (audio_io's reader does that).
         """
-        config = config or run_config(mode, stride, lookahead, wiener, synthesis)
+        config = config or run_config(mode, stride, lookahead, wiener, synthesis, edges)
         return separate_blocks(self.model, blocks, sample_rate, channels, config)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
