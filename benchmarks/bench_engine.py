@@ -64,9 +64,10 @@ def bench_model(model, batch: int, calls: int = 60) -> tuple[float, float]:
 
 def bench_live_blocks(model, audio, rate, stride, block=256):
     """Per-block process() times (ms) for a stream fed block by block; returns (rtf, p50, p99, max, block_ms)."""
+    from vocalex.engine.config import StreamConfig
     from vocalex.engine.stream import StreamSeparator
 
-    stream = StreamSeparator(model, rate, audio.shape[1], stride=stride)
+    stream = StreamSeparator(model, rate, audio.shape[1], StreamConfig(stride=stride))
     stream.process(audio[: block * 64])  # warm up kernels and the session
     stream.reset()
     audio = audio[: rate * 10]  # 10 s are enough for stable percentiles
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from vocalex.engine import Separator
-    from vocalex.engine.model import default_model_path
+    from vocalex.engine.registry import default_model_path
 
     if args.model is None:
         if not default_model_path().exists():

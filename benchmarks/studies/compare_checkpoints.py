@@ -31,7 +31,7 @@ def main(argv=None) -> int:
 
     from vocalex.export.onnx_export import profile_for
     from vocalex.training.profiles import profile_from_checkpoint
-    from vocalex.training.train import load_checkpoint, model_from_checkpoint
+    from vocalex.training.checkpoints import load_checkpoint, model_from_checkpoint
     from vocalex.training.validate import load_clips, validate_module
 
     clips = load_clips([args.data], 44100, split=None if args.split == "all" else args.split)

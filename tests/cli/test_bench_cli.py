@@ -39,7 +39,7 @@ def test_bench_json_schema(short_song, tiny_model, tmp_path):
     # the live stream's latency (low-delay synthesis: one hop of STFT delay), the one pure function's number
     assert lat["synthesis"] == "low-delay" and lat["alignment_ms"] == pytest.approx(hop_ms)
     from vocalex.engine.config import StreamConfig, latency
-    from vocalex.engine.model import read_profile
+    from vocalex.engine.contract import read_profile
 
     assert lat["algorithmic_samples"] == latency(read_profile(tiny_model), StreamConfig(2, 1, "low-delay"), 48000)
     assert lat["stride_wait_ms"] == pytest.approx(hop_ms)
@@ -92,7 +92,8 @@ def test_bench_live_delegates_to_the_loopback_measurement(short_song, tiny_model
     out = tmp_path / "bench.json"
     assert main(["bench", str(short_song), "--model", str(tiny_model), "--live", "--stride", "2", "--lookahead", "3",
                  "--json", str(out)]) == 0
-    assert seen == {"model": str(tiny_model), "provider": "cpu", "threads": None, "stride": 2, "lookahead": 3}
+    # the lookahead as given: frames or milliseconds are resolved for the model in one place (engine.config.resolve_stream)
+    assert seen == {"model": str(tiny_model), "provider": "cpu", "threads": None, "stride": 2, "lookahead": "3"}
     assert json.loads(out.read_text())["live"] == {"measured_ms": 47.5, "reported_ms": 47.0}
 
 

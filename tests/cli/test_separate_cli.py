@@ -9,6 +9,7 @@ import soundfile as sf
 
 from vocalex.cli.main import main
 from vocalex.engine.model import OnnxModel
+from vocalex.engine.config import StreamConfig
 from vocalex.engine.stream import StreamSeparator
 
 
@@ -45,7 +46,7 @@ def test_stream_mode_file_equals_the_live_object(tiny_model, tmp_path):
     assert cli(tmp_path / "clip.wav", "-o", tmp_path, "--model", tiny_model, "--mode", "stream",
                "--stride", 3, "--lookahead", 2, "--edges", "zero", "-q") == 0  # silence around it, as live
     v, _, _ = stems(tmp_path, "clip")
-    live = StreamSeparator(OnnxModel.load(tiny_model), 44100, 2, stride=3, lookahead=2)
+    live = StreamSeparator(OnnxModel.load(tiny_model), 44100, 2, StreamConfig(stride=3, lookahead=2))
     outs = [live.process(x[i:i + 127]) for i in range(0, len(x), 127)] + [live.flush()]
     ref = np.concatenate([o["vocals"] for o in outs])[live.latency:]
     np.testing.assert_allclose(v, ref, atol=1e-6)

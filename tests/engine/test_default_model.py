@@ -6,7 +6,8 @@ import numpy as np
 import soundfile as sf
 
 from vocalex.engine import Separator
-from vocalex.engine.model import OnnxModel, default_model_path
+from vocalex.engine.model import OnnxModel
+from vocalex.engine.registry import default_model_path
 from vocalex.export.onnx_export import golden_path
 
 

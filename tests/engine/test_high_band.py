@@ -13,7 +13,7 @@ import soundfile as sf
 from scipy.signal import stft
 
 from vocalex.engine import Separator
-from vocalex.engine.model import default_model_path
+from vocalex.engine.registry import default_model_path
 
 INTRO_SECONDS = 1.9  # the demo's vocals start at about 2.0 s
 

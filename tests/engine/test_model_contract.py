@@ -9,7 +9,8 @@ import onnx
 import pytest
 
 from vocalex.base.errors import ModelError
-from vocalex.engine.model import METADATA_PREFIX, OnnxModel, read_profile
+from vocalex.engine.contract import METADATA_PREFIX, read_profile
+from vocalex.engine.model import OnnxModel
 
 
 def test_profile_round_trips_through_metadata(tiny_model):

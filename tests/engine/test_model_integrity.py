@@ -13,7 +13,8 @@ import soundfile as sf
 from vocalex.engine import Separator
 from vocalex.base.errors import ModelError
 from vocalex.engine.integrity import WEIGHTS_KEY, check_weights, golden_path, stamp, weights_sha256
-from vocalex.engine.model import default_model_path, read_extra_metadata
+from vocalex.engine.contract import read_extra_metadata
+from vocalex.engine.registry import default_model_path
 from vocalex.engine.onnx_meta import graph_bytes, read_header, records
 
 

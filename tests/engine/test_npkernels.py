@@ -9,6 +9,7 @@ import pytest
 
 from vocalex.engine import core, npkernels, resample, stft, stream
 from vocalex.engine.jit import COMPILING_LINE
+from vocalex.engine.config import CoreConfig
 from vocalex.engine.model import OnnxModel
 
 
@@ -95,7 +96,7 @@ def test_offline_separator_on_numpy_equals_numba(tiny_model, rate, channels):
     x[: rate // 4] = 0.0  # digital silence at the start: skipped FFTs must change nothing
     outs = []
     for kernels in ("numba", "numpy"):
-        s = stream.StreamSeparator(model, rate, channels, 112, 8, windows_per_call=4, pipelined=True, kernels=kernels)
+        s = stream.StreamSeparator(model, rate, channels, CoreConfig(112, 8, 128, windows_per_call=4, pipelined=True, kernels=kernels))
         pieces = [s.process(x[i:i + 8192])["vocals"] for i in range(0, len(x), 8192)]
         outs.append(np.concatenate(pieces + [s.flush()["vocals"]])[s.latency:])
     assert np.abs(outs[0]).max() > 1e-3

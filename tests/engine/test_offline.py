@@ -5,9 +5,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from vocalex.engine.model import ModelProfile, OnnxModel
+from vocalex.engine.contract import ModelProfile
+from vocalex.engine.model import OnnxModel
 from vocalex.engine.offline import OFFLINE_CONTEXT, offline_geometry
-from vocalex.engine.config import OfflineConfig
+from vocalex.engine.config import CoreConfig, OfflineConfig
 from vocalex.engine.separator import separate_blocks
 from vocalex.engine.stream import StreamSeparator
 
@@ -61,7 +62,7 @@ def test_batched_windows_equal_one_window_per_call(tiny_model):
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (44100 * 2, 2)).astype(np.float32)
     outs = []
     for windows in (1, 4):
-        s = StreamSeparator(model, 44100, 2, 64, 32, windows_per_call=windows)
+        s = StreamSeparator(model, 44100, 2, CoreConfig(64, 32, 128, windows_per_call=windows))
         outs.append(np.concatenate([s.process(x)["vocals"], s.flush()["vocals"]])[s.latency:])
     assert np.abs(outs[0]).max() > 1e-3
     np.testing.assert_allclose(outs[1], outs[0], atol=1e-6)
@@ -73,7 +74,7 @@ def test_pipelined_calls_give_the_same_output_one_call_later(tiny_model):
     x = np.random.default_rng(1).uniform(-0.5, 0.5, (44100 * 2 + 999, 2)).astype(np.float32)
     outs, latencies = [], []
     for pipelined in (False, True):
-        s = StreamSeparator(model, 44100, 2, 112, 8, windows_per_call=4, pipelined=pipelined)
+        s = StreamSeparator(model, 44100, 2, CoreConfig(112, 8, 128, windows_per_call=4, pipelined=pipelined))
         pieces = [s.process(x[i:i + 5000])["vocals"] for i in range(0, len(x), 5000)]
         outs.append(np.concatenate(pieces + [s.flush()["vocals"]])[s.latency:])
         latencies.append(s.latency)

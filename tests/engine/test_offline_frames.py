@@ -5,7 +5,8 @@ import onnx
 import pytest
 
 from vocalex.base.errors import ModelError
-from vocalex.engine.model import OFFLINE_FRAMES_KEY, ModelProfile, OnnxModel, offline_frames_of
+from vocalex.engine.contract import OFFLINE_FRAMES_KEY, ModelProfile, offline_frames_of
+from vocalex.engine.model import OnnxModel
 from vocalex.engine.offline import LONG_WINDOW_CONTEXT, OFFLINE_CONTEXT, offline_context, offline_geometry
 from vocalex.engine.config import OfflineConfig, StreamConfig
 from vocalex.engine.separator import separate_blocks

@@ -14,7 +14,8 @@ import pytest
 from vocalex.engine import session_cache
 from vocalex.base.errors import ModelError
 from vocalex.engine.integrity import golden_path
-from vocalex.engine.model import OnnxModel, default_model_path
+from vocalex.engine.model import OnnxModel
+from vocalex.engine.registry import default_model_path
 from vocalex.engine.session_cache import CACHE_ENV
 
 from test_model_integrity import corrupt
@@ -119,9 +120,9 @@ def test_the_folder_keeps_the_most_recently_used_entries(cache, tmp_path, monkey
 
 
 def _meta(path):
-    from vocalex.engine.model import _header_of
+    from vocalex.engine.contract import header_of
 
-    return _header_of(path)[0]
+    return header_of(path)[0]
 
 
 def test_off_unwritable_and_unstamped_load_without_it(cache, tmp_path, monkeypatch, tiny_model):

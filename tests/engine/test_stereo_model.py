@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch")
 
 from vocalex.engine import Separator  # noqa: E402
 from vocalex.base.errors import UsageError  # noqa: E402
-from vocalex.engine.model import OnnxModel, read_channels  # noqa: E402
+from vocalex.engine.contract import read_channels  # noqa: E402
+from vocalex.engine.model import OnnxModel  # noqa: E402
 from vocalex.export.onnx_export import golden_path  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402
 
@@ -89,7 +90,9 @@ def test_stereo_stream_output_does_not_depend_on_the_block_size(tiny_stereo_mode
 def test_training_a_stereo_11k_network_checkpoints_and_resumes_as_such(tmp_path):
     from test_training_loop import _dataset
 
-    from vocalex.training.train import TrainConfig, load_checkpoint, model_from_checkpoint, train
+    from vocalex.training.checkpoints import load_checkpoint, model_from_checkpoint
+    from vocalex.training.config import TrainConfig
+    from vocalex.training.train import train
 
     data = _dataset(tmp_path / "data")
     cfg = dict(data=[str(data)], out=str(tmp_path / "run"), widths=TINY, batch_size=4, valid_every=2,

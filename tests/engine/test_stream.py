@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from vocalex.base.errors import UsageError
-from vocalex.engine.model import ModelProfile, OnnxModel
+from vocalex.engine.config import StreamConfig
+from vocalex.engine.contract import ModelProfile
+from vocalex.engine.model import OnnxModel
 from vocalex.engine.separator import Separator
 from vocalex.engine.stream import StreamSeparator
 
@@ -57,10 +59,10 @@ def tiny(tiny_model):
 
 def test_output_identical_for_every_block_size(tiny):
     x = noise(0.7, 44100, 2)
-    ref = run_stream(StreamSeparator(tiny, 44100, 2, stride=3, lookahead=2), x, len(x))
+    ref = run_stream(StreamSeparator(tiny, 44100, 2, StreamConfig(stride=3, lookahead=2)), x, len(x))
     assert np.abs(ref[0]).max() > 1e-3  # the untrained model passes something through
     for block in BLOCK_SIZES:
-        v, a, head = run_stream(StreamSeparator(tiny, 44100, 2, stride=3, lookahead=2), x, block)
+        v, a, head = run_stream(StreamSeparator(tiny, 44100, 2, StreamConfig(stride=3, lookahead=2)), x, block)
         np.testing.assert_allclose(v, ref[0], atol=1e-6, err_msg=f"block {block}")
         np.testing.assert_allclose(a, ref[1], atol=1e-6, err_msg=f"block {block}")
         assert not head.any()  # start-up output is silence
@@ -79,14 +81,14 @@ def test_resampled_host_rates_are_block_invariant_and_sum_to_input(tiny, rate, c
 
 @pytest.mark.parametrize("stride,lookahead", [(1, 0), (4, 0), (4, 3), (8, 10)])
 def test_latency_formula_at_model_rate(tiny, stride, lookahead):
-    s = StreamSeparator(tiny, 44100, 1, stride, lookahead)
+    s = StreamSeparator(tiny, 44100, 1, StreamConfig(stride, lookahead))
     assert s.latency == (1024 - 256) + (lookahead + stride - 1) * 256 + (256 - 1)
     assert s.model_latency == s.latency
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 22050])
 def test_impulse_comes_out_at_the_reported_latency(rate):
-    s = StreamSeparator(StubModel(unit_mask), rate, 1, stride=4, lookahead=2)
+    s = StreamSeparator(StubModel(unit_mask), rate, 1, StreamConfig(stride=4, lookahead=2))
     x = np.zeros((rate // 2, 1), dtype=np.float32)
     x[3001] = 1.0
     out = s.process(x)
@@ -123,15 +125,15 @@ def test_each_emitted_frame_uses_its_own_mask_column(stride, lookahead):
         return m
 
     x = noise(0.3, 44100, 2, seed=5)
-    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, True)), 44100, 2, stride, lookahead), x, 500)
+    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, True)), 44100, 2, StreamConfig(stride, lookahead)), x, 500)
     assert np.abs(v - x).max() < 1e-5
-    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, False)), 44100, 2, stride, lookahead), x, 500)
+    v, _, _ = run_stream(StreamSeparator(StubModel(lambda b, f: columns(b, f, False)), 44100, 2, StreamConfig(stride, lookahead)), x, 500)
     assert np.abs(v).max() < 1e-6
 
 
 def test_model_called_once_per_stride_with_channels_batched():
     model = StubModel(unit_mask)
-    s = StreamSeparator(model, 44100, 2, stride=5, lookahead=0)
+    s = StreamSeparator(model, 44100, 2, StreamConfig(stride=5, lookahead=0))
     s.process(np.random.default_rng(0).uniform(-0.1, 0.1, (256 * 50, 2)).astype(np.float32))
     assert model.calls == 10
 
@@ -140,7 +142,7 @@ def test_digital_silence_skips_the_model_and_changes_nothing(tiny_model):
     # Any mask times a zero spectrum is zero: windows whose output frames are silent are not run.
     model = OnnxModel.load(tiny_model, threads=1)
     counted = StubModel(unit_mask)
-    s = StreamSeparator(counted, 44100, 2, stride=5, lookahead=0)
+    s = StreamSeparator(counted, 44100, 2, StreamConfig(stride=5, lookahead=0))
     s.process(np.zeros((256 * 50, 2), dtype=np.float32))
     assert counted.calls == 0
     rng = np.random.default_rng(3)
@@ -208,7 +210,7 @@ def test_bad_arguments_are_usage_errors(kwargs, match):
     args = dict(sample_rate=44100, channels=2, stride=4, lookahead=0)
     args.update(kwargs)
     with pytest.raises(UsageError, match=match):
-        StreamSeparator(StubModel(unit_mask), **args)
+        StreamSeparator(StubModel(unit_mask), args["sample_rate"], args["channels"], StreamConfig(args["stride"], args["lookahead"]))
 
 
 def test_bad_blocks_are_usage_errors():
@@ -261,15 +263,15 @@ def test_resampler_rejects_aliases():
 
 @pytest.mark.parametrize("stride,lookahead", [(1, 0), (2, 0), (4, 3)])
 def test_low_delay_saves_n_fft_minus_two_hops_of_latency(tiny, stride, lookahead):
-    hann = StreamSeparator(tiny, 44100, 1, stride, lookahead)
-    low = StreamSeparator(tiny, 44100, 1, stride, lookahead, synthesis="low-delay")
+    hann = StreamSeparator(tiny, 44100, 1, StreamConfig(stride, lookahead))
+    low = StreamSeparator(tiny, 44100, 1, StreamConfig(stride, lookahead, synthesis="low-delay"))
     assert low.latency == 256 + (lookahead + stride - 1) * 256 + (256 - 1)
     assert hann.latency - low.latency == 1024 - 2 * 256
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_low_delay_unit_mask_reconstructs_the_input_at_its_latency(rate):
-    s = StreamSeparator(StubModel(unit_mask), rate, 1, stride=2, lookahead=0, synthesis="low-delay")
+    s = StreamSeparator(StubModel(unit_mask), rate, 1, StreamConfig(stride=2, lookahead=0, synthesis="low-delay"))
     x = np.zeros((rate // 2, 1), dtype=np.float32)
     x[3001] = 1.0
     v = s.process(x)["vocals"][:, 0]
@@ -278,24 +280,24 @@ def test_low_delay_unit_mask_reconstructs_the_input_at_its_latency(rate):
         assert abs(v[3001 + s.latency] - 1.0) < 1e-5 and np.abs(np.delete(v, 3001 + s.latency)).max() < 1e-5
     t = np.arange(rate // 2) / rate
     tone = (0.5 * np.sin(2 * np.pi * 997 * t) * np.hanning(len(t))).astype(np.float32)[:, None]
-    out, _, _ = run_stream(StreamSeparator(StubModel(unit_mask), rate, 1, synthesis="low-delay"), tone, 1000)
+    out, _, _ = run_stream(StreamSeparator(StubModel(unit_mask), rate, 1, StreamConfig(synthesis="low-delay")), tone, 1000)
     assert np.abs(out - tone).max() < 1e-4
 
 
 def test_low_delay_is_block_invariant_sums_to_input_and_stays_close_to_hann(tiny):
     x = noise(0.7, 44100, 2)
-    ref = run_stream(StreamSeparator(tiny, 44100, 2, stride=2, synthesis="low-delay"), x, len(x))
+    ref = run_stream(StreamSeparator(tiny, 44100, 2, StreamConfig(stride=2, synthesis="low-delay")), x, len(x))
     for block in (1, 127, 8193):
-        v, a, head = run_stream(StreamSeparator(tiny, 44100, 2, stride=2, synthesis="low-delay"), x, block)
+        v, a, head = run_stream(StreamSeparator(tiny, 44100, 2, StreamConfig(stride=2, synthesis="low-delay")), x, block)
         np.testing.assert_allclose(v, ref[0], atol=1e-6, err_msg=f"block {block}")
         np.testing.assert_allclose(v + a, x, atol=1e-6)
         assert not head.any()
     # The same masks applied through the other window pair: a different estimate, but of the same thing.
-    hann, _, _ = run_stream(StreamSeparator(tiny, 44100, 2, stride=2), x, len(x))
+    hann, _, _ = run_stream(StreamSeparator(tiny, 44100, 2, StreamConfig(stride=2)), x, len(x))
     assert not np.allclose(ref[0], hann, atol=1e-4)
     assert np.linalg.norm(ref[0] - hann) < 0.5 * np.linalg.norm(hann)
 
 
 def test_unknown_synthesis_is_a_usage_error(tiny):
     with pytest.raises(UsageError, match="synthesis must be one of"):
-        StreamSeparator(tiny, 44100, 1, synthesis="short")
+        StreamSeparator(tiny, 44100, 1, StreamConfig(synthesis="short"))

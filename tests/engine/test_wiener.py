@@ -6,7 +6,8 @@ import soundfile as sf
 
 from vocalex.engine import Separator
 from vocalex.base.errors import UsageError
-from vocalex.engine.model import ModelProfile, default_model_path
+from vocalex.engine.contract import ModelProfile
+from vocalex.engine.registry import default_model_path
 from vocalex.engine.config import OfflineConfig
 from vocalex.engine.separator import separate_blocks
 from vocalex.engine.wiener import wiener_vocals

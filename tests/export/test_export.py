@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from vocalex.engine.model import OnnxModel, read_profile  # noqa: E402
+from vocalex.engine.contract import read_profile  # noqa: E402
+from vocalex.engine.model import OnnxModel  # noqa: E402
 from vocalex.export.onnx_export import ExportError, export_onnx, golden_path, profile_for  # noqa: E402
 from vocalex.training.profiles import PROFILES  # noqa: E402
 from vocalex.training.unet import UNet, UNetConfig  # noqa: E402

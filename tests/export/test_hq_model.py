@@ -53,7 +53,8 @@ def use_cache(hq_cache, monkeypatch):
 
 
 def test_conversion_passes_the_gate_with_the_right_metadata(use_cache):
-    from vocalex.engine.model import OnnxModel, read_extra_metadata
+    from vocalex.engine.contract import read_extra_metadata
+    from vocalex.engine.model import OnnxModel
     from vocalex.engine.registry import named_model_path
     from vocalex.export.models import licence_path
     from vocalex.export.onnx_export import golden_path
@@ -178,10 +179,12 @@ def test_cli_uses_the_cached_model_by_name(use_cache, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_fine_tuning_starts_from_the_pretrained_weights_and_exports(use_cache, tmp_path):
-    from vocalex.engine.model import read_extra_metadata, read_profile
+    from vocalex.engine.contract import read_extra_metadata, read_profile
     from vocalex.export.spleeter_hq import build_module
     from vocalex.data.splits import VALID_NAMES
-    from vocalex.training.train import TrainConfig, load_checkpoint, model_from_checkpoint, train
+    from vocalex.training.checkpoints import load_checkpoint, model_from_checkpoint
+    from vocalex.training.config import TrainConfig
+    from vocalex.training.train import train
 
     rng = np.random.default_rng(0)
     audio, rate = sf.read(DEMO, dtype="float32", frames=int(3.5 * 44100), start=5 * 44100)

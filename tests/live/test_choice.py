@@ -7,7 +7,7 @@ import pytest
 
 from vocalex.base.errors import UsageError
 from vocalex.engine.config import StreamConfig, latency
-from vocalex.engine.model import read_profile
+from vocalex.engine.contract import read_profile
 from vocalex.engine.registry import NAMED_MODELS, resolve_named
 from vocalex.live.choice import Candidate, TablePlanner, choose, choose_lowest, load_table, table_for
 from vocalex.live.plan import DEFAULT_MARGIN_MS

@@ -10,7 +10,7 @@ import pytest
 
 from vocalex.base.errors import UsageError
 from vocalex.engine import Separator
-from vocalex.engine.model import ModelProfile
+from vocalex.engine.contract import ModelProfile
 from vocalex.live.gains import stem_gains
 from vocalex.live.plan import SAFETY, WAKE_UP_S, calibrate, choose_stride, headroom_samples, plan_latency
 from vocalex.live.ringbuffer import SpscRing

@@ -101,7 +101,9 @@ def test_a_few_steps_reduce_the_loss(channels):
 
 
 def test_train_checkpoints_validates_and_resumes(tmp_path):
-    from vocalex.training.train import TrainConfig, load_checkpoint, train
+    from vocalex.training.checkpoints import load_checkpoint
+    from vocalex.training.config import TrainConfig
+    from vocalex.training.train import train
 
     data = _dataset(tmp_path / "data")
     cfg = dict(data=[str(data)], out=str(tmp_path / "run"), widths=TINY, batch_size=2, valid_every=2,
@@ -131,7 +133,7 @@ def _vocalex(*args, cwd=None):
 @pytest.mark.subprocess
 def test_vocalex_train_then_export_then_engine(tmp_path):
     from vocalex.engine import Separator
-    from vocalex.engine.model import read_profile
+    from vocalex.engine.contract import read_profile
 
     data = _dataset(tmp_path / "data")
     run = tmp_path / "run"

@@ -45,12 +45,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from vocalex.cluster import BatchSpec, run_batch
-    from vocalex.export.models import ensure
 
+    from .options import resolve_model
     from .separate import _say_skipped
 
     spec = BatchSpec(inputs=tuple(args.inputs), lists=tuple(args.lists), out=args.out, manifest=args.manifest,
-                     model=ensure(args.model), provider=args.provider, fmt=args.fmt, mode=args.mode,
+                     model=resolve_model(args.model), provider=args.provider, fmt=args.fmt, mode=args.mode,
                      stride=args.stride, lookahead=args.lookahead, wiener=args.wiener, force=args.force,
                      retries=args.retries, address=args.address, cpus=args.cpus, cpus_per_worker=args.cpus_per_worker,
                      gpus_per_worker=args.gpus_per_worker, workers=args.workers, worker_timeout=args.worker_timeout,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from vocalex.evaluation.speed import STREAM_BLOCK
 
+from .options import add_model_options, add_stream, resolve_model
+
 
 def register(subparsers) -> None:
-    from .options import add_model_options, add_stream
-
     p = subparsers.add_parser(
         "bench",
         help="latency budget and speed of a model on this machine",
@@ -48,14 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.start_server and not args.live:
         raise UsageError("--start-server starts a JACK server for --live; add --live")
 
-    from vocalex.export.models import ensure
-
-    ensure(args.model)  # a named model (hq) is converted on first use
-    if args.lookahead is not None:  # frames, or milliseconds of this model ("20ms")
-        from vocalex.engine.config import parse_lookahead
-        from vocalex.engine.model import read_profile
-
-        args.lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
+    resolve_model(args.model)
     live = None
     if args.live:
         # First, so a missing JACK server fails in a second rather than after the whole bench.
@@ -101,11 +94,11 @@ def print_report(results: dict) -> None:
     console = wide_console()
     lat, st, off = results["latency"], results["stream"], results["offline"]
     m = results["model"]
-    console.print(
-        f"[bold]vocalex bench[/bold]: {Path(m['path']).name} ({m['model_version']}; {m['sample_rate']} Hz, "
-        f"n_fft {m['n_fft']}, hop {m['hop_length']}) on {results['provider']} - {describe(results['machine'])}"
-    )
-    console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)")
+    # One fact per line, and soft_wrap: a narrow terminal folds a long line itself instead of rich cutting it mid-phrase.
+    console.print(f"[bold]vocalex bench[/bold]: {Path(m['path']).name} ({m['model_version']}; {m['sample_rate']} Hz, "
+                  f"n_fft {m['n_fft']}, hop {m['hop_length']}) on {results['provider']}", soft_wrap=True)
+    console.print(f"machine: {describe(results['machine'])}", soft_wrap=True, highlight=False)
+    console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)", soft_wrap=True)
 
     blocks = f", {lat['device_block']}-sample device blocks" if lat.get("device_block") else ""
     t = Table(title=f"latency budget of the live stream (stride {lat['stride_frames']}, lookahead {lat['lookahead_frames']}, "

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_model_options, add_stream, resolve_model
+
+
 SPLIT_CHOICES = ("auto", "valid", "train", "test", "all")
 MODE_CHOICES = ("offline", "stream", "both")
 
 
 def register(subparsers) -> None:
-    from .options import add_model_options, add_stream
-
     p = subparsers.add_parser(
         "eval",
         help="score vocalex (and baselines) on a multitrack dataset",
@@ -51,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
     if args.wiener and args.mode == "stream":
         raise UsageError("--wiener scores offline mode; use it with --mode offline or --mode both")
+    if args.wiener:
+        from vocalex.engine.wiener import require
+
+        require()
     if args.json_path is not None:
         check_writable(args.json_path)
-    from vocalex.export.models import ensure
-
     for model in args.model or []:
-        ensure(model)  # a named model (hq) is converted on first use
+        resolve_model(model)
     if args.museval:
         from vocalex.evaluation.metrics import museval_available
 

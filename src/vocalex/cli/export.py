@@ -31,7 +31,7 @@ def run(args) -> int:
 
     from vocalex.base.errors import OutputError, UsageError
     from vocalex.training.profiles import profile_from_checkpoint
-    from vocalex.training.train import load_checkpoint, model_from_checkpoint
+    from vocalex.training.checkpoints import load_checkpoint, model_from_checkpoint
 
     from vocalex.export.onnx_export import export_onnx, golden_path, profile_for
 

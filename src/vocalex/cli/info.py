@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from .options import add_model, resolve_model
+
 
 def register(sub) -> None:
-    from .options import add_model
-
     p = sub.add_parser("info", help="print a model's metadata (STFT profile, target, version, data, licence)")
     p.add_argument("model", nargs="?", default=None, help="ONNX model file or name: default, hq (default: the bundled model)")
     add_model(p, dest="model_option", help="the same, as an option")
@@ -18,14 +18,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from vocalex.export.models import ensure
-
     from vocalex.base.errors import UsageError
-    from vocalex.engine.model import read_description
+    from vocalex.engine.contract import read_description
 
     if args.model is not None and args.model_option is not None:
         raise UsageError("name the model once: as an argument or with --model")
-    path, profile, channels, extra = read_description(ensure(args.model if args.model is not None else args.model_option))
+    path, profile, channels, extra = read_description(resolve_model(args.model if args.model is not None else args.model_option))
     info = {"path": str(path), "bytes": path.stat().st_size, **profile.describe(), "channels": channels, **extra}
     if args.verify:
         info.update(_verify(path))

@@ -1,13 +1,16 @@
 """``vocalex live``: separate a live input (microphone, line-in, JACK) while it plays.
 
-Registration imports only argparse; numpy, sounddevice and the model load in run().
+Parses the options into a vocalex.live.session.LiveOptions and calls run_live (or measure_live_latency);
+the session assembles, runs and cleans up. Registration imports only argparse and the live defaults;
+numpy, sounddevice and the model load in run().
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-DEFAULT_BLOCKSIZE = 256
+from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
 
 def _gain(text: str) -> float:
@@ -22,9 +25,7 @@ def _gain(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    from vocalex.live.plan import DEFAULT_MARGIN_MS
-
-    from .options import add_latency_target, add_model_options, add_stream
+    from vocalex.live.plan import DEFAULT_BLOCKSIZE, DEFAULT_MARGIN_MS
 
     p = subparsers.add_parser(
         "live",
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
-    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input)")
+    p.add_argument("--input", metavar="DEVICE", help="input device, index or (part of a) name (default: the default input); "
+                                                     "desktop: what the desktop plays (the PulseAudio/PipeWire monitor of the default output)")
     p.add_argument("--output", metavar="DEVICE", help="output device, index or (part of a) name (default: the default output)")
     p.add_argument(
         "--input-file", metavar="FILE",
@@ -78,7 +80,8 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--start-server", action="store_true",
-        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record)",
+        help="start a private JACK dummy server for this run (no sound card: with --input-file and --record, which "
+             "start it by themselves when no device can play)",
     )
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", metavar="DIR", help="save input.wav and output.wav (float32) in DIR at the end")
@@ -90,70 +93,40 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def _check_numbers(args) -> None:
-    from vocalex.base.errors import UsageError
-    from vocalex.live.plan import check_margin_ms
+def options_of(args):
+    """The parsed command line as the session's LiveOptions (argument names are the fields' names)."""
+    from vocalex.live.session import LiveOptions
 
-    if args.blocksize < 16 or args.blocksize > 8192:
-        raise UsageError(f"--blocksize must be in 16..8192 frames, got {args.blocksize}")
-    if args.duration is not None and not args.duration > 0:
-        raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
-    if args.latency_ms is not None and (args.stride is not None or args.lookahead is not None or args.window is not None):
-        raise UsageError("give either --latency-ms or --stride/--lookahead/--window, not both")
-    if args.input_file is not None and args.input is not None:
-        raise UsageError("give either --input (a device) or --input-file, not both")
-    if args.input_file is not None and args.measure_latency:
-        raise UsageError("--measure-latency plays its own test signal; drop --input-file")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    if args.samplerate is not None and not 1000 <= args.samplerate <= 768000:
-        raise UsageError(f"--samplerate must be in 1000..768000 Hz, got {args.samplerate}")
-    check_margin_ms(args.margin_ms)  # before any device or model is touched
-
-
-def _target(args):
-    """--latency-ms as milliseconds (None for 'lowest' or not given: build_live_stream's ``lowest`` says which)."""
-    return None if args.latency_ms in (None, "lowest") else args.latency_ms
-
-
-def _gain_text(linear: float) -> str:
-    import math
-
-    return "muted" if linear == 0 else f"{20 * math.log10(linear):+.1f} dB"
+    return LiveOptions(
+        model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=args.lookahead,
+        latency_ms=None if args.latency_ms in (None, "lowest") else args.latency_ms, lowest=args.latency_ms == "lowest",
+        window=args.window, synthesis="low-delay" if args.low_delay else "hann",
+        blocksize=args.blocksize, margin_ms=args.margin_ms, samplerate=args.samplerate, input=args.input,
+        output=args.output, input_file=args.input_file, keep=args.keep, vocals_gain=args.vocals_gain,
+        accompaniment_gain=args.accompaniment_gain, on_late=args.on_late, record=args.record, force=args.force,
+        duration=args.duration, start_server=args.start_server,
+    )
 
 
 def run(args) -> int:
-    _check_numbers(args)
-    if args.list_devices:
-        from vocalex.live.devices import list_devices_text
+    from vocalex.base.errors import VocalexError
+    from vocalex.live.devices import DeviceLostError, list_devices_text, portaudio_lost_its_jack_server
+    from vocalex.live.session import measure_live_latency, run_live
 
+    options = options_of(args)
+    options.check()  # before any device or model is touched
+    if args.list_devices:
         print(list_devices_text())
         return 0
-
-    from vocalex.export.models import ensure
-
-    ensure(args.model)  # a named model (hq) is converted before any device opens
-    lookahead = None
-    if args.lookahead is not None:
-        from vocalex.engine.model import read_profile
-        from vocalex.engine.config import parse_lookahead
-
-        lookahead = parse_lookahead(args.lookahead, read_profile(args.model))
-
-    from vocalex.base.errors import VocalexError
-    from vocalex.live.devices import DeviceLostError, portaudio_lost_its_jack_server
-
-    import contextlib
-
-    from vocalex.live.jack_dummy import dummy_jack_server
-
+    resolve_model(args.model)  # a named model (hq) is built before any device opens
     try:
-        with dummy_jack_server() if args.start_server else contextlib.nullcontext():
-            if args.measure_latency:
-                return _measure_latency(args, lookahead)
-            return _run_live(args, lookahead)
-    except DeviceLostError as exc:  # the engine has stopped, joined its worker and kept the recording
-        _report_stop(exc.engine, exc.recorded)
+        if args.measure_latency:
+            return _print_latency(measure_live_latency(options))
+        if not options.start_server and _no_device_but_a_recording(args):
+            options = dataclasses.replace(options, start_server=True)
+        run_live(options, say=_say)
+        return 0
+    except DeviceLostError as exc:  # the session has reported the stop and kept the recording
         _exit_without_portaudio(exc)
     except VocalexError as exc:
         if portaudio_lost_its_jack_server():  # e.g. the server stopped while the model loaded
@@ -161,17 +134,25 @@ def run(args) -> int:
         raise
 
 
-def _measure_latency(args, lookahead) -> int:
-    from vocalex.base.errors import UsageError
-    from vocalex.live.loopback import format_latency, measure_latency
+def _no_device_but_a_recording(args) -> bool:
+    """`--input-file F --record DIR` where nothing can play: the private JACK dummy server of --start-server plays
+    the run, and the recording keeps its output (issue 24: no sound card needed to try it)."""
+    if args.input_file is None or not args.record or args.output is not None or args.measure_latency:
+        return False
+    import sys
 
-    if args.record or args.duration or args.samplerate:
-        raise UsageError("--measure-latency runs its own short passthrough at the server's rate; drop --record/--duration/--samplerate")
-    result = measure_latency(
-        model=args.model, provider=args.provider, threads=args.threads, stride=args.stride, lookahead=lookahead,
-        latency_ms=_target(args), blocksize=args.blocksize, margin_ms=args.margin_ms,
-        synthesis="low-delay" if args.low_delay else "hann", window=args.window, lowest=args.latency_ms == "lowest",
-    )
+    from vocalex.live.devices import has_output_device
+
+    if has_output_device():
+        return False
+    print("vocalex: no audio output device: playing into a private JACK dummy server (as --start-server); "
+          f"the output is kept in {args.record}", file=sys.stderr)
+    return True
+
+
+def _print_latency(result: dict) -> int:
+    from vocalex.live.loopback import format_latency
+
     for line in result["choice"] or ():
         print(line)
     print(f"stride {result['stride']} frames, lookahead {result['lookahead']} frames, block {result['blocksize']} at {result['samplerate']} Hz")
@@ -184,69 +165,6 @@ def _measure_latency(args, lookahead) -> int:
         f"({result['provider']}; {result['machine']})"
     )
     return 0 if result["within_one_block"] else 1
-
-
-def _run_live(args, lookahead) -> int:
-    from vocalex.live.devices import resolve_devices
-    from vocalex.live.realtime import LiveEngine
-    from vocalex.live.gains import stem_gains
-    from vocalex.live.recorder import LiveRecorder
-    from vocalex.live.setup import build_live_stream
-    from vocalex.live.meter import LiveMeter
-
-    gains = stem_gains(args.keep, args.vocals_gain, args.accompaniment_gain)
-    source = None
-    if args.input_file is not None:
-        from vocalex.live.file_source import FileSource, resolve_output_device
-
-        devices = resolve_output_device(args.input_file, args.output, samplerate=args.samplerate)
-        source = FileSource(args.input_file, devices.samplerate, devices.channels)  # a bad file fails here, first
-    else:
-        devices = resolve_devices(args.input, args.output, samplerate=args.samplerate)
-    recorder = None
-    if args.record:
-        # Checked before the model loads: an existing recording fails fast, nothing half-written.
-        recorder = LiveRecorder(args.record, devices.samplerate, devices.channels, force=args.force)
-    try:
-        setup = build_live_stream(
-            devices, model=args.model, provider=args.provider, threads=args.threads, stride=args.stride,
-            lookahead=lookahead, latency_ms=_target(args), blocksize=args.blocksize, margin_ms=args.margin_ms,
-            synthesis="low-delay" if args.low_delay else "hann", window=args.window, lowest=args.latency_ms == "lowest",
-        )
-        engine = LiveEngine(
-            setup.stream, devices, blocksize=args.blocksize, gains=gains, headroom=setup.plan.headroom,
-            late_fill=args.on_late, recorder=recorder, stride_period=setup.stride_period, source=source,
-        )
-    except BaseException:
-        if recorder is not None:
-            recorder.close(keep=False)
-        if source is not None:
-            source.stop()
-        raise
-    _say(
-        f"{devices.hostapi}: {devices.input_name!r} -> {devices.output_name!r}, {devices.samplerate} Hz, "
-        f"{devices.channels} ch, block {args.blocksize}; model call {1000 * setup.call_seconds:.1f} ms ({args.provider})"
-    )
-    for line in setup.choice.describe() if setup.choice is not None else ():
-        _say(line)
-    _say(setup.calibration.describe())
-    _say(setup.plan.describe())
-    _say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {args.on_late}")
-    from vocalex.base.termination import allow_interrupt
-
-    allow_interrupt()  # SIGTERM: installed once by cli.main for every command
-    with LiveMeter() as meter:
-        paths = engine.run(args.duration, on_tick=meter.update)
-    _report_stop(engine, paths)
-    return 0
-
-
-def _report_stop(engine, paths) -> None:
-    s = engine.stats
-    fed = "" if engine.source is None else f", {engine.source.underruns} file underruns"
-    _say(f"stopped: {s.callbacks} blocks, {s.late_blocks} late, {s.xruns} xruns, {s.resyncs} resyncs{fed}")
-    if paths:
-        _say("recorded " + ", ".join(str(p) for p in paths.values()))
 
 
 def _exit_without_portaudio(exc) -> None:
@@ -263,7 +181,7 @@ def _exit_without_portaudio(exc) -> None:
     import os
     import sys
 
-    print(f"vocalex: error: {exc}", file=sys.stderr)
+    print(error_line(exc), file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

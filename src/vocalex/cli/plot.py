@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .options import add_model, add_provider, resolve_model
+
 
 def register(subparsers) -> None:
-    from .options import add_model, add_provider
-
     p = subparsers.add_parser(
         "plot",
         help="spectrogram figure of a song's separation (PNG)",
@@ -73,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if not blocks:
         raise AudioInputError(f"{args.song}: shorter than --start {args.start} s")
     audio = np.concatenate(blocks)
-    from vocalex.export.models import ensure
-
-    separator = Separator.load(model=ensure(args.model), provider=args.provider)
+    separator = Separator.load(model=resolve_model(args.model), provider=args.provider)
     stems = separator.separate(audio, rate, mode=args.mode)
     title = f"{Path(args.song).name} [{args.start:g}-{args.start + len(audio) / rate:g} s], {args.mode}, model {separator.profile.model_version}"
     plot_spectrograms(audio, stems["vocals"], stems["accompaniment"], rate, out, title=title, max_hz=args.max_hz)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 
-def register(sub) -> None:
-    from .options import add_latency_target, add_model_options, add_stream
+from .options import add_latency_target, add_model_options, add_stream, error_line, resolve_model
 
+
+def register(sub) -> None:
     # Defaults mirror vocalex.engine.separator (a test checks they have not drifted apart).
     p = sub.add_parser("separate", help="separate audio files into vocals and accompaniment")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (wav, flac, ogg, opus, mp3, m4a/AAC/ALAC, mp4, webm, ... anything libsndfile "
@@ -48,6 +49,8 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("wav", "flac"), default="wav", dest="fmt",
                    help="wav (32-bit float, default) or flac (24-bit)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose two outputs both exist already (resume a batch that was stopped)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel worker processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only errors")
     p.set_defaults(handler=run)
@@ -55,6 +58,7 @@ def register(sub) -> None:
 
 def _choose_like_live(args):
     """The table candidate `vocalex live --latency-ms` would play on a 44.1 kHz JACK server at -p 256, planned here."""
+    # here, not at the top: only --latency-ms needs the live table (a one-file run loads no live module)
     from vocalex.base.errors import UsageError
     from vocalex.engine.registry import is_name
     from vocalex.live.choice import TablePlanner, choose_stream, table_for
@@ -83,7 +87,7 @@ def _choose_like_live(args):
 
 def run(args) -> int:
     from vocalex.base.errors import ModelError, UsageError, VocalexError
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig, parse_lookahead
+    from vocalex.engine.config import OfflineConfig, resolve_stream
     from vocalex.engine.separator import Separator
 
     from vocalex.files.batch import expand_inputs, run_parallel
@@ -91,7 +95,13 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    jobs = expand_inputs(args.inputs, on_skip=_say_skipped)
+    if args.skip_existing and args.force:
+        raise UsageError("--skip-existing keeps existing outputs and --force replaces them: give one of the two")
+    jobs = expand_inputs(args.inputs, on_skip=_say_skipped, on_repeat=_say_repeated)
+    if args.skip_existing:
+        jobs = _without_finished(jobs, args.out, args.fmt, quiet=args.quiet)
+        if not jobs:
+            return 0
     inputs = [path for path, _ in jobs]
     if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
         raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
@@ -102,11 +112,9 @@ def run(args) -> int:
     if args.latency_ms is not None:
         chosen = _choose_like_live(args)
         model = chosen.model
-    from vocalex.export.models import ensure
-
     # The session is built in a thread while the first file is opened, decoded and transformed (one-file calls
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
-    separator = Separator.load(ensure(model), provider=args.provider, threads=args.threads, spinning=False,
+    separator = Separator.load(resolve_model(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
     if chosen is not None:
         from dataclasses import replace
@@ -116,13 +124,15 @@ def run(args) -> int:
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     elif args.mode == "stream":
-        lookahead = parse_lookahead(DEFAULT_LOOKAHEAD if args.lookahead is None else args.lookahead, separator.profile)
-        config = StreamConfig(DEFAULT_STRIDE if args.stride is None else args.stride, lookahead,
-                              "low-delay" if args.low_delay else "hann", window=args.window, edges=args.edges)
-        config.check(separator.profile)
+        config = resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
+                                args.window, edges=args.edges)
         if args.wiener:
             raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
     else:
+        if args.wiener:
+            from vocalex.engine.wiener import require
+
+            require()  # before any file is opened
         config = OfflineConfig(wiener=args.wiener, edges=args.edges)
 
     failures = []
@@ -173,6 +183,25 @@ def _say_skipped(folder, names) -> None:
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     print(f"vocalex: {folder}: skipping {len(names)} file{'s' if len(names) > 1 else ''} that {'are' if len(names) > 1 else 'is'} "
           f"not audio by name: {shown}", file=sys.stderr)
+
+
+def _say_repeated(path) -> None:
+    print(f"vocalex: {path} is given more than once (itself, or inside a folder also given): separated once",
+          file=sys.stderr)
+
+
+def _without_finished(jobs, out, fmt, quiet: bool):
+    """--skip-existing: the jobs whose outputs are not both there yet (outputs appear only complete: engine/files.py)."""
+    from pathlib import Path
+
+    from vocalex.files.separate import output_paths
+
+    todo = [(path, name) for path, name in jobs
+            if not all(p.is_file() for p in output_paths(path, Path(out), fmt, name).values())]
+    if not quiet and len(todo) < len(jobs):
+        print(f"vocalex: skipping {len(jobs) - len(todo)} of {len(jobs)} inputs whose outputs exist (--skip-existing)",
+              file=sys.stderr)
+    return todo
 
 
 def _summary(failures, inputs) -> int:
@@ -229,7 +258,7 @@ class _Progress:
         self._print(line)
 
     def fail(self, path, exc) -> None:
-        self._print(f"vocalex: error: {exc}", always=True)
+        self._print(error_line(exc), always=True)
 
     def _print(self, line: str, always: bool = False) -> None:
         if self._bar is not None:

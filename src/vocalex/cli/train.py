@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_threads
+
+
 MUSDB_TERMS = "MUSDB18 7-s previews (academic / non-commercial use only)"
 
 
@@ -18,8 +21,6 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers) -> None:
-    from .options import add_threads
-
     p = subparsers.add_parser("train", help="train a separation model on multitrack data",
                               description="Train the U-Net on MUSDB18 / MUSDB18-HQ / DSD100 / stem folders. "
                                           "Checkpoints go to OUT/last.pt (every --checkpoint-every steps) and "
@@ -80,7 +81,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from vocalex.base.errors import UsageError
 
-    from vocalex.training.train import TrainConfig, train
+    from vocalex.training.config import TrainConfig
+    from vocalex.training.train import train
 
     modes = () if args.valid_modes.strip().lower() == "none" else tuple(m.strip() for m in args.valid_modes.split(","))
     for m in modes:

@@ -58,23 +58,22 @@ def output_paths(out_root: Path, track: str, fmt: str) -> dict:
 
 def resolve_model(model) -> Path:
     """A model name or path -> its file (ModelError when missing); the named ``hq`` model must be built already."""
-    from vocalex.engine.model import resolve_model_path
+    from vocalex.engine.contract import resolve_model_path
 
     return resolve_model_path(model)
 
 
 def model_version(path: Path) -> str:
     """The model's own version string, read from its metadata (no session is built)."""
-    from vocalex.engine.model import read_profile
+    from vocalex.engine.contract import read_profile
 
     return read_profile(path).model_version
 
 
 def run_config(path: Path, mode: str, stride=None, lookahead=None, wiener: bool = False):
     """The library's frozen run config for these options, checked against the model (UsageError when wrong)."""
-    from vocalex.engine.config import (DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, OfflineConfig, StreamConfig,
-                                       parse_lookahead)
-    from vocalex.engine.model import read_profile
+    from vocalex.engine.config import OfflineConfig, resolve_stream
+    from vocalex.engine.contract import read_profile
 
     if mode == "offline":
         if stride is not None or lookahead is not None:
@@ -82,11 +81,7 @@ def run_config(path: Path, mode: str, stride=None, lookahead=None, wiener: bool 
         return OfflineConfig(wiener=wiener)
     if wiener:
         raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
-    profile = read_profile(path)
-    config = StreamConfig(DEFAULT_STRIDE if stride is None else stride,
-                          parse_lookahead(DEFAULT_LOOKAHEAD if lookahead is None else lookahead, profile))
-    config.check(profile)
-    return config
+    return resolve_stream(read_profile(path), stride, lookahead)  # the CLI's resolver: the same config as `separate`
 
 
 def load_separator(model_path: Path, provider: str, threads: int | None):

@@ -12,7 +12,7 @@ from vocalex.base.errors import VocalexError
 
 # Imported on first use: `import vocalex.engine` (every `vocalex` command does it) then costs no numpy,
 # no ONNX Runtime; the one-file-per-process user pays only for what the command runs.
-_LAZY = {"Separator": "separator", "ModelProfile": "model", "OnnxModel": "model", "default_model_path": "model",
+_LAZY = {"Separator": "separator", "ModelProfile": "contract", "OnnxModel": "model", "default_model_path": "registry",
          "StreamConfig": "config", "OfflineConfig": "config", "latency": "config"}
 
 

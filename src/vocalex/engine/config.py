@@ -7,6 +7,10 @@ Imports nothing heavy at module level (the CLI's option builders read the defaul
   function of the model's profile, the config and the host rate (:func:`latency`): no stream has to be
   built to read it (the live planner asks it for every candidate).
 * :class:`OfflineConfig` (wiener, context): the file mode, centred windows (engine/offline.py).
+* :class:`CoreConfig`: what either comes to for one model, every setting resolved (the window in frames,
+  calls batched or pipelined, which kernels): the stream, the masking core and the latency take it whole.
+* :func:`resolve_stream`: the one resolver of a stream's settings as a user gives them (None for the
+  default, lookahead in frames or "20ms"): defaults, milliseconds -> frames and the checks, in one place.
 * :func:`stream_output_frames`: which frames of a model window the stream mode outputs; the engine's
   masking core and training's streaming loss both ask here.
 """
@@ -28,7 +32,8 @@ SYNTHESES = ("hann", "low-delay")
 # "mirror" the signal reflected about its first / last sample, "zero" silence (what the live path has).
 EDGES = ("mirror", "zero")
 DEFAULT_EDGES = "mirror"
-PROVIDER_NAMES = ("cpu", "cuda")  # engine.model.PROVIDERS maps them to ONNX Runtime's
+KERNELS = ("numba", "numpy")
+PROVIDER_NAMES = ("cpu", "cuda")  # engine.contract.PROVIDERS maps them to ONNX Runtime's
 DEFAULT_PROVIDER = "cpu"
 
 
@@ -84,21 +89,14 @@ class StreamConfig:
                                         or self.window < 1):
             raise UsageError(f"window must be a positive number of frames or None, got {self.window!r}")
 
-    def check(self, profile, n_frames: int | None = None) -> None:
-        """UsageError when this config does not fit the model's window (naming the valid range); n_frames: the
-        window, the profile's unless given (offline mode's longer windows of a dynamic-frames model), else
-        this config's own window."""
-        n_frames = (self.window or profile.n_frames) if n_frames is None else n_frames
-        if not 1 <= self.stride <= n_frames:
-            raise UsageError(f"stride must be in 1..{n_frames} frames, got {self.stride}")
-        if not 0 <= self.lookahead <= n_frames - self.stride:
-            raise UsageError(f"lookahead must be in 0..{n_frames - self.stride} frames (n_frames - stride), "
-                             f"got {self.lookahead}")
-        # the real frames must hold the stride and the lookahead, and the mirror reflects real frames only
-        most = min(n_frames - self.stride - self.lookahead, (n_frames - 1) // 2)
-        if not 0 <= self.mirror <= most:
-            raise UsageError(f"mirror must be in 0..{most} frames (at most n_frames - stride - lookahead, and under "
-                             f"half the window), got {self.mirror}")
+    def check(self, profile) -> None:
+        """UsageError when this config does not fit the model's window (naming the valid range)."""
+        self.resolve(profile)
+
+    def resolve(self, profile) -> "CoreConfig":
+        """This config for the model of ``profile``: its window in frames, checked (UsageError names the range)."""
+        return CoreConfig(self.stride, self.lookahead, self.window or profile.n_frames, self.synthesis, self.block,
+                          mirror=self.mirror)
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,56 @@ class OfflineConfig:
 def check_edges(edges) -> None:
     if edges not in EDGES:
         raise UsageError(f"edges must be one of {', '.join(EDGES)}, got {edges!r}")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """How the masking core runs, every setting resolved for one model: what a StreamConfig (one window per
+    call, the numba kernels of the live path) or an OfflineConfig (engine/offline.py: centred windows, batched
+    and pipelined calls, the numpy kernels) comes to. The stream, the masking core and the latency take it whole.
+
+    ``n_frames``: frames per model window (``mirror`` of them mirrored: StreamConfig.mirror); ``windows_per_call`` stride-spaced windows go into one model call;
+    ``pipelined``: each call runs in a thread while the next input is analysed (one call more of holdback);
+    ``wiener_iterations`` > 0: multichannel Wiener filtering of each call's vocals (offline only); ``kernels``:
+    "numba" (compiled per-hop loops) or "numpy" (their vectorised twins, no numba start-up; Hann synthesis only).
+    """
+
+    stride: int
+    lookahead: int
+    n_frames: int
+    synthesis: str = "hann"
+    block: int | None = None
+    windows_per_call: int = 1
+    pipelined: bool = False
+    wiener_iterations: int = 0
+    kernels: str = "numba"
+    mirror: int = 0
+
+    def __post_init__(self):
+        StreamConfig(self.stride, self.lookahead, self.synthesis, self.block, mirror=self.mirror)  # types and names
+        if not 1 <= self.stride <= self.n_frames:
+            raise UsageError(f"stride must be in 1..{self.n_frames} frames, got {self.stride}")
+        if not 0 <= self.lookahead <= self.n_frames - self.stride:
+            raise UsageError(f"lookahead must be in 0..{self.n_frames - self.stride} frames (n_frames - stride), "
+                             f"got {self.lookahead}")
+        # the real frames must hold the stride and the lookahead, and the mirror reflects real frames only
+        most = min(self.n_frames - self.stride - self.lookahead, (self.n_frames - 1) // 2)
+        if not 0 <= self.mirror <= most:
+            raise UsageError(f"mirror must be in 0..{most} frames (at most n_frames - stride - lookahead, and under "
+                             f"half the window), got {self.mirror}")
+        if self.kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
+        if self.kernels == "numpy" and self.synthesis != "hann":
+            raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
+        if self.kernels == "numpy" and self.mirror:
+            raise ValueError("mirrored window ends are a stream-mode option (numba kernels)")
+        for name in ("stride", "lookahead", "n_frames", "windows_per_call", "wiener_iterations", "mirror"):
+            object.__setattr__(self, name, int(getattr(self, name)))  # numpy integers in, plain ints kept
+
+    @property
+    def frames_per_call(self) -> int:
+        """Frames a model call emits: ``stride`` per window."""
+        return self.stride * self.windows_per_call
 
 
 def stream_output_frames(n_frames: int, stride: int, lookahead: int) -> slice:
@@ -144,35 +192,32 @@ def core_holdback(hop: int, frames_per_call: int, lookahead: int, pipelined: boo
     return ((2 if pipelined else 1) * frames_per_call + lookahead) * hop - (math.gcd(block, frames_per_call * hop) if block else 1)
 
 
-def stream_delays(profile, host_rate: int, stride: int, lookahead: int, synthesis: str = "hann",
-                  windows_per_call: int = 1, pipelined: bool = False, block: int | None = None) -> tuple[int, int, float]:
-    """(align, prefill, delay_fraction) of a stream at ``host_rate``: latency = align + prefill samples.
+def stream_delays(profile, host_rate: int, core: CoreConfig) -> tuple[int, int, float]:
+    """(align, prefill, delay_fraction) of a stream running ``core`` at ``host_rate``: latency = align + prefill samples.
 
     align: the STFT delay in host samples (rounded up; the fraction below it goes into the mask's phase);
     prefill: the worst holdback of resampler up + core + resampler down, in host samples.
-    block: StreamConfig.block; it shortens the core's holdback at the model's own rate only.
+    core.block shortens the core's holdback at the model's own rate only.
     """
     from .resample import measure_holdback
     from .stft import stft_delay
 
-    rate = profile.sample_rate
-    base_align = stft_delay(profile.n_fft, profile.hop_length, synthesis)
+    rate, hop = profile.sample_rate, profile.hop_length
+    base_align = stft_delay(profile.n_fft, hop, core.synthesis)
     if host_rate == rate:
-        return base_align, core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined, block), 0.0
-    core = core_holdback(profile.hop_length, stride * windows_per_call, lookahead, pipelined)
+        return base_align, core_holdback(hop, core.frames_per_call, core.lookahead, core.pipelined, core.block), 0.0
+    held = core_holdback(hop, core.frames_per_call, core.lookahead, core.pipelined)
     # Smallest integer host delay >= the core's; the fraction goes into the mask's phase.
     align = -(-base_align * host_rate // rate)
     delta = align * rate / host_rate - base_align
     # (the resamplers' holdback does not depend on the channel count: the filter is the same per channel)
-    worst = (measure_holdback(host_rate, rate, 1) + core) * host_rate / rate + measure_holdback(rate, host_rate, 1)
+    worst = (measure_holdback(host_rate, rate, 1) + held) * host_rate / rate + measure_holdback(rate, host_rate, 1)
     return int(align), int(math.ceil(worst)) + 1, delta
 
 
 def latency(profile, config: StreamConfig, host_rate: int) -> int:
     """Algorithmic latency in host samples of the stream mode with ``config`` (what StreamSeparator.latency is)."""
-    config.check(profile)
-    align, prefill, _ = stream_delays(profile, int(host_rate), config.stride, config.lookahead, config.synthesis,
-                                      block=config.block)
+    align, prefill, _ = stream_delays(profile, int(host_rate), config.resolve(profile))
     return align + prefill
 
 
@@ -192,3 +237,16 @@ def parse_lookahead(text, profile) -> int:
         return int(t)
     except ValueError:
         raise UsageError(f"lookahead must be frames (e.g. 3) or milliseconds (e.g. 20ms), got {text!r}") from None
+
+
+def resolve_stream(profile, stride: int | None = None, lookahead: int | str | None = None, synthesis: str = "hann",
+                   window: int | None = None, block: int | None = None, edges: str = DEFAULT_EDGES) -> StreamConfig:
+    """A stream's settings as a user gives them -> the checked StreamConfig for the model of ``profile``.
+
+    None takes the default (DEFAULT_STRIDE, DEFAULT_LOOKAHEAD); ``lookahead`` is frames (3 or "3") or milliseconds
+    ("20ms", rounded up to whole frames of this model). UsageError names the setting and its valid range.
+    """
+    frames = DEFAULT_LOOKAHEAD if lookahead is None else parse_lookahead(lookahead, profile)
+    config = StreamConfig(DEFAULT_STRIDE if stride is None else stride, frames, synthesis, block, window, edges=edges)
+    config.check(profile)
+    return config

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .background import InThread
-from .config import core_holdback, stream_output_frames
+from .config import CoreConfig, core_holdback, stream_output_frames
 from .jit import njit  # compiled on first call: the offline path never calls these
-from .model import rows_for
+from .contract import rows_for
 from .stft import OlaSynthesizer, StftAnalyzer, stft_delay
 
 
@@ -111,68 +110,55 @@ class MaskingCore:
     The output stream is the masked input delayed by ``align`` = n_fft - hop
     samples (plus the fractional ``delay_fraction`` applied as a phase), and is
     at most ``holdback`` samples behind the input count at any time.
-    ``windows_per_call`` > 1 batches that many stride-spaced windows in one model
-    call (used by the offline mode). ``pipelined`` runs each model call in a
-    worker thread while the next input is analysed and the previous output
-    synthesised, at the price of one more call's worth of holdback (offline mode:
-    throughput counts, latency is removed afterwards). ``wiener_iterations`` > 0
-    refines each call's vocals by multichannel Wiener filtering over that call's
-    output frames (:mod:`vocalex.engine.wiener`; offline mode only, where a call
-    spans seconds of frames to estimate the spatial covariance from).
-    ``n_frames``: frames per model window, the profile's unless given (offline
-    mode passes a dynamic-frames model's ``offline_frames``).
-    ``block``: every input holds a multiple of this many samples (StreamConfig.block), which
-    shortens the holdback (config.core_holdback); None for any size.
-    ``kernels``: "numba" (the compiled per-hop loops of this module and stft.py,
-    for the live path) or "numpy" (their vectorised twins in npkernels.py: no
-    numba start-up, for the offline path, which feeds hundreds of frames at a time).
+    ``config`` (engine.config.CoreConfig) says how it runs: ``windows_per_call`` > 1
+    batches that many stride-spaced windows in one model call (offline mode);
+    pipelined calls and Wiener filtering are :class:`~vocalex.engine.offline_core.OfflineCore`'s;
+    ``n_frames`` is the model
+    window (offline mode: a dynamic-frames model's ``offline_frames``); ``block``:
+    every input holds a multiple of this many samples (StreamConfig.block), which
+    shortens the holdback (config.core_holdback); ``kernels``: "numba" (the
+    compiled per-hop loops of this module and stft.py, for the live path) or
+    "numpy" (their vectorised twins in npkernels.py: no numba start-up, for the
+    offline path, which feeds hundreds of frames at a time).
     """
 
-    def __init__(self, model, channels: int, stride: int, lookahead: int, windows_per_call: int = 1, delay_fraction: float = 0.0,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None, block: int | None = None, mirror: int = 0):
+    def __init__(self, model, channels: int, config: CoreConfig, delay_fraction: float = 0.0):
         p = model.profile
         self.model = model
+        self.config = config
         self.channels = channels
-        self.stride = stride
-        self.lookahead = lookahead
-        self.windows = windows_per_call
+        self.stride = stride = config.stride
+        self.lookahead = lookahead = config.lookahead
+        self.windows = windows_per_call = config.windows_per_call
+        synthesis, pipelined = config.synthesis, config.pipelined
         # A stereo model takes channels in pairs: an odd count gets its last channel duplicated (mono -> L = R).
         self.rows = rows_for(channels, model.channels)
         self.n_fft, self.hop, self.n_bins = p.n_fft, p.hop_length, p.n_bins
-        self.model_frames = p.n_frames if n_frames is None else int(n_frames)  # window length (offline: may be longer)
+        self.model_frames = config.n_frames  # window length (offline: may be longer than the profile's)
         # StreamConfig.mirror: the window's last `mirror` columns are mirrored frames; every index below works on
         # the real frames, n_frames of them, and only the batch handed to the model is model_frames long.
-        self.mirror = int(mirror)
-        if self.mirror and kernels != "numba":
-            raise ValueError("mirrored window ends are a stream-mode option (numba kernels)")
+        self.mirror = config.mirror
         self.n_frames = self.model_frames - self.mirror
         self.n_freqs = p.n_fft // 2 + 1
-        self.frames_per_call = stride * windows_per_call
-        if kernels == "numpy":
-            if synthesis != "hann":
-                raise ValueError("the numpy kernels (offline mode) have Hann synthesis only")
-            from . import npkernels as k
+        self.frames_per_call = config.frames_per_call
+        if config.kernels == "numpy":
+            from . import npkernels as k  # here: the live path never loads the numpy twins
 
             self._synth = k.OlaSynthesizer(self.n_fft, self.hop, channels)
             self._analyzer = k.StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call)
             self._append_frames, self._frames_silent, self._masked_spectra = k.append_frames, k.frames_silent, k.masked_spectra
-        elif kernels == "numba":
+        else:
             # The model always sees Hann magnitudes (what it was trained on); with low-delay synthesis the mask is
             # applied to the spectrum of the asymmetric analysis window that pairs with the short synthesis window.
             self._synth = OlaSynthesizer(self.n_fft, self.hop, channels, synthesis, shift=delay_fraction)
             self._analyzer = StftAnalyzer(self.n_fft, self.hop, channels, self.frames_per_call,
                                           self._synth.analysis_window if synthesis != "hann" else None)
             self._append_frames, self._frames_silent, self._masked_spectra = _append_frames, _frames_silent, _masked_spectra
-        else:
-            raise ValueError(f"kernels must be 'numba' or 'numpy', got {kernels!r}")
         self.low_delay = synthesis != "hann"
         self.align = stft_delay(self.n_fft, self.hop, synthesis)
-        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, block)
+        self.holdback = core_holdback(self.hop, self.frames_per_call, lookahead, pipelined, config.block)
         self._out_cols = stream_output_frames(self.n_frames, stride, lookahead)
         s = self.frames_per_call
-        self._running = None
-        self._pipelined = bool(pipelined)
         self._new = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
         self._new_masked = np.zeros((s, channels, self.n_freqs), dtype=np.complex64) if self.low_delay else None
         self._mag = np.zeros((channels, self.n_bins, self.n_frames + (windows_per_call - 1) * stride), dtype=np.float32)
@@ -191,20 +177,10 @@ class MaskingCore:
         self._phasor = _fractional_delay_phasor(self.n_fft, delay_fraction, hann=not self.low_delay).astype(np.complex64)
         self._scratch = np.zeros(self.n_bins - self.n_bins // 2, dtype=np.float32)
         self._high_gain = high_band_gain(self.n_freqs, self.n_bins)
-        self.wiener_iterations = int(wiener_iterations)
-        if self.wiener_iterations:
-            # The filter needs the plain estimate without the delay phasor and the mixture frames it came from.
-            self._mask_phasor = np.ones(self.n_freqs, dtype=np.complex64)
-            self._mix_spec = np.zeros((s, channels, self.n_freqs), dtype=np.complex64)
-        else:
-            self._mask_phasor = self._phasor
+        self._mask_phasor = self._phasor  # the phasor the masking applies (OfflineCore's Wiener filter applies it later)
         self.reset()
 
     def reset(self) -> None:
-        if self._running is not None:  # a call still in flight belongs to the old stream: let it finish, drop it
-            if self._running[0] is not None:
-                self._running[0].exception()
-            self._running = None
         self._analyzer.reset()
         self._synth.reset()
         self._mag[:] = 0.0
@@ -230,36 +206,9 @@ class MaskingCore:
 
     def _model_step(self) -> int:
         """Run the model on the newest windows; synthesise their output frames. Returns frames emitted."""
-        if self._pipelined:
-            return self._pipelined_step()
         batch, needed = self._append_and_batch()
         mask = self.model.run(batch) if needed else None
         emitted = self._mask_frames(mask, needed)
-        self._refine(emitted)
-        if emitted:
-            self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
-        return emitted
-
-    def _pipelined_step(self) -> int:
-        """One step behind: collect the previous call's mask, start this call, then mask and synthesise the
-        previous call's frames.
-
-        The model runs in a thread of its own (ONNX Runtime releases the GIL) while
-        this thread masks and overlap-adds the previous output and analyses the next
-        input, so a file keeps two cores busy. The next call starts before the previous
-        mask is applied (a one-file run's model thread otherwise idled ~5 ms per call):
-        the complex history holds one call's frames more, so the previous frames are
-        still there, s frames further back, after _append_frames has moved it on.
-        """
-        previous = None
-        if self._running is not None:
-            running, needed = self._running
-            self._running = None
-            previous = (running.result() if needed else None, needed)
-        batch, needed = self._append_and_batch()
-        self._running = (InThread(lambda: self.model.run(batch), "vocalex-model") if needed else None, needed)
-        emitted = self._mask_frames(*previous, shift=self.frames_per_call) if previous is not None else 0
-        self._refine(emitted)  # while the model runs
         if emitted:
             self._synth.push(self._vocal_spec[:emitted], self._vocal_out[: emitted * self.hop])
         return emitted
@@ -319,19 +268,12 @@ class MaskingCore:
                                      self._scratch, self._high_gain)
             else:
                 self._vocal_spec[emitted:emitted + count] = 0.0
-            if self.wiener_iterations:
-                self._mix_spec[emitted:emitted + count] = self._cplx[hist_first:hist_first + count]
+            self._keep_mixture(emitted, hist_first, count)
             emitted += count
         return emitted
 
-    def _refine(self, emitted: int) -> None:
-        """With Wiener filtering on: replace the plain masked frames in _vocal_spec by the filtered ones, phasor applied."""
-        if not self.wiener_iterations or not emitted:
-            return
-        from .wiener import wiener_vocals
-
-        vocals = wiener_vocals(self._mix_spec[:emitted], self._vocal_spec[:emitted], self.wiener_iterations)
-        np.multiply(vocals, self._phasor, out=self._vocal_spec[:emitted])
+    def _keep_mixture(self, at: int, hist_first: int, count: int) -> None:
+        """Where a subclass needs the mixture frames behind the masked ones (OfflineCore's Wiener filter)."""
 
 
 def _fractional_delay_phasor(n_fft: int, delay: float, hann: bool = True) -> np.ndarray:

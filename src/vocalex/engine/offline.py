@@ -12,7 +12,7 @@ context (4.69 / 4.63 / 4.72 / 4.62 dB, training snapshot at step 1250), while
 half-overlapping windows run the model on every frame twice. With 8 frames each
 frame is inferred 128/112 = 1.14 times.
 A model with a dynamic frames axis may name a longer offline window
-(``vocalex.offline_frames``, engine/model.py): the hq model (Spleeter's U-Nets,
+(``vocalex.offline_frames``, engine/contract.py): the hq model (Spleeter's U-Nets,
 trained on 512-frame patches) masks files in 512-frame windows (11.9 s) with
 LONG_WINDOW_CONTEXT = 4 frames of context on each side, while its stream mode
 keeps 128. Chosen on the 80 MUSDB18 *training* clips (never on the validation
@@ -37,7 +37,9 @@ the input and has its exact length.
 
 from __future__ import annotations
 
+from .config import CoreConfig, OfflineConfig
 from .stream import StreamSeparator
+from .wiener import WIENER_ITERATIONS
 
 WINDOWS_PER_CALL = 4   # batch = 4 windows x channels; larger batches gained little on 2 cores
 OFFLINE_CONTEXT = 8    # frames of context kept on each side of the frames a window emits
@@ -61,20 +63,23 @@ def offline_geometry(profile, context: int = None, n_frames: int = None) -> tupl
     return stride, context
 
 
-def offline_stream(model, sample_rate: int, channels: int, context: int = None, wiener: bool = False) -> StreamSeparator:
-    """A StreamSeparator configured for offline quality (centred windows, batched calls).
+def offline_core(model, config: OfflineConfig = OfflineConfig()) -> CoreConfig:
+    """What offline mode runs for ``model``: centred windows, batched and pipelined calls, the numpy kernels.
 
     Windows are the model's ``offline_frames`` long (n_frames unless a dynamic-frames model names a
-    longer window, see engine/model.py). ``wiener``: refine the vocals by multichannel Wiener filtering
+    longer window, see engine/contract.py). ``config.wiener``: refine the vocals by multichannel Wiener filtering
     (:mod:`vocalex.engine.wiener`), the spatial covariance estimated over the frames of each model call
     (about WINDOWS_PER_CALL x 112 frames: 2.6 s at hop 256, 10.4 s at hop 1024).
     """
-    from .wiener import WIENER_ITERATIONS
-
     n_frames = model.offline_frames
-    stride, lookahead = offline_geometry(model.profile, context, n_frames)
+    stride, lookahead = offline_geometry(model.profile, config.context, n_frames)
     # Longer windows: fewer of them per call, so that a call covers about as many frames as 4 short ones.
     windows = max(1, round(WINDOWS_PER_CALL * (128 - 2 * OFFLINE_CONTEXT) / stride))
     # numpy kernels: each call moves hundreds of frames, and a one-file process skips numba's start-up.
-    return StreamSeparator(model, sample_rate, channels, stride, lookahead, windows_per_call=windows, pipelined=True,
-                           wiener_iterations=WIENER_ITERATIONS if wiener else 0, kernels="numpy", n_frames=n_frames)
+    return CoreConfig(stride, lookahead, n_frames, windows_per_call=windows, pipelined=True,
+                      wiener_iterations=WIENER_ITERATIONS if config.wiener else 0, kernels="numpy")
+
+
+def offline_stream(model, sample_rate: int, channels: int, config: OfflineConfig = OfflineConfig()) -> StreamSeparator:
+    """A StreamSeparator configured for offline quality (:func:`offline_core`)."""
+    return StreamSeparator(model, sample_rate, channels, offline_core(model, config))

@@ -7,14 +7,17 @@ length, and vocals + accompaniment equals the input (to float32 rounding).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from vocalex.base.errors import InvalidSamplesError, UsageError
+
 from .config import (DEFAULT_EDGES, DEFAULT_LOOKAHEAD, DEFAULT_MODE, DEFAULT_STRIDE, MODES, OfflineConfig,  # noqa: F401
                      StreamConfig, latency, lookahead_frames, parse_lookahead)
-from vocalex.base.errors import InvalidSamplesError, UsageError
-from .model import ModelProfile, OnnxModel
+from .contract import ModelProfile
+from .model import OnnxModel
 from .offline import offline_stream
 from .stream import MAX_CHANNELS, StreamSeparator
 
@@ -164,15 +167,38 @@ def separate_blocks(
     assert total_out == fed.end - fed.front, (total_out, fed.end, fed.front)
 
 
+# soundfile's scaling of integer PCM (dtype="int16"/"int32" reads): full scale is 2**(bits - 1).
+_PCM_SCALE = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
+
+
+def as_float_audio(audio) -> np.ndarray:
+    """A float array as it is; int16 / int32 PCM scaled to [-1, 1) as soundfile reads it; anything else refused."""
+    if isinstance(audio, np.ndarray) and audio.ndim in (1, 2):
+        if audio.dtype.kind == "f":
+            return audio
+        if audio.dtype in _PCM_SCALE:
+            return (audio / _PCM_SCALE[audio.dtype]).astype(np.float32)
+    got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
+    raise UsageError(f"audio must be a float, int16 or int32 array of shape (frames, channels) or (frames,), got {got}")
+
+
+def whole_rate(sample_rate):
+    """A sample rate given as a whole number of Hz, an int or a float (44100.0 from a library): as an int."""
+    if isinstance(sample_rate, (float, np.floating)) and float(sample_rate).is_integer():
+        return int(sample_rate)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise UsageError(f"sample_rate must be a whole number of Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
 def make_stream(model, sample_rate: int, channels: int, config: StreamConfig | OfflineConfig) -> StreamSeparator:
     """The StreamSeparator that runs ``config``: the live path's stream, or offline mode's centred windows."""
     if isinstance(config, StreamConfig):
         # (config.block is left out: it only shortens the latency, which a file's separation removes anyway,
         # and a file's last block has whatever size is left)
-        return StreamSeparator(model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               n_frames=config.window, mirror=config.mirror)
+        return StreamSeparator(model, sample_rate, channels, replace(config, block=None))
     if isinstance(config, OfflineConfig):
-        return offline_stream(model, sample_rate, channels, context=config.context, wiener=config.wiener)
+        return offline_stream(model, sample_rate, channels, config)
     raise UsageError(f"config must be a StreamConfig or an OfflineConfig, got {type(config).__name__}")
 
 
@@ -215,6 +241,8 @@ class Separator:
     ) -> dict:
         """audio: float (frames, channels) or (frames,) -> {"vocals", "accompaniment"}: float32, same shape.
 
+        int16 / int32 PCM is scaled to [-1, 1) as soundfile reads it; ``sample_rate`` may be an integral float.
+
         ``mode="stream"`` gives what the live path outputs for this stride / lookahead
         (latency removed; exactly so with ``edges="zero"``, else beyond the first model window); ``"offline"`` uses centred,
         overlapping windows and has no stride or lookahead of its own. ``config``: a
@@ -227,9 +255,8 @@ class Separator:
         at each end, so that its first and last frames have real context; "zero": silence around it, as the
         live path has (stream mode then equals the live output sample for sample; see :func:`edge_pad`).
         """
-        if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or audio.dtype.kind != "f":
-            got = f"{audio.dtype} array of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
-            raise UsageError(f"audio must be a float array of shape (frames, channels) or (frames,), got {got}")
+        audio = as_float_audio(audio)
+        sample_rate = whole_rate(sample_rate)
         x = audio if audio.ndim == 2 else audio[:, None]
         if x.shape[1] > MAX_CHANNELS and x.shape[0] <= MAX_CHANNELS:
             raise UsageError(f"audio has shape {audio.shape}: {x.shape[1]} channels? It looks transposed: pass audio.T "
@@ -258,7 +285,7 @@ class Separator:
         not checked for NaN / Inf here (audio_io's reader does that).
         """
         config = config or run_config(mode, stride, lookahead, wiener, synthesis, edges)
-        return separate_blocks(self.model, blocks, sample_rate, channels, config)
+        return separate_blocks(self.model, blocks, whole_rate(sample_rate), channels, config)
 
     def stream(self, sample_rate: int, channels: int = 2, stride: int = DEFAULT_STRIDE,
                lookahead: int = DEFAULT_LOOKAHEAD, synthesis: str = "hann", *,
@@ -271,13 +298,11 @@ class Separator:
         returns the last ``latency`` samples the same way. ``synthesis="low-delay"``:
         the asymmetric STFT window pair (engine/stft.py), one hop of STFT delay.
         """
-        config = config or StreamConfig(stride, lookahead, synthesis)
-        return StreamSeparator(self.model, sample_rate, channels, config.stride, config.lookahead, synthesis=config.synthesis,
-                               block=config.block, n_frames=config.window, mirror=config.mirror)
+        return StreamSeparator(self.model, whole_rate(sample_rate), channels, config or StreamConfig(stride, lookahead, synthesis))
 
     def latency(self, sample_rate: int, config: StreamConfig | None = None) -> int:
         """Stream-mode latency in samples at ``sample_rate`` (engine.config.latency: no stream is built)."""
-        return latency(self.profile, config or StreamConfig(), sample_rate)
+        return latency(self.profile, config or StreamConfig(), whole_rate(sample_rate))
 
     def lookahead_frames(self, ms: float) -> int:
         """Milliseconds of look-ahead -> frames for this model (rounded up)."""

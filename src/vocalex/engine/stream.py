@@ -36,10 +36,13 @@ total in host samples.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from .config import StreamConfig, stream_delays
+from .config import CoreConfig, StreamConfig, stream_delays
 from .core import MaskingCore
+from .offline_core import OfflineCore
 from vocalex.base.errors import UsageError
 
 MIN_RATE, MAX_RATE = 8000, 192000
@@ -110,17 +113,15 @@ def check_window(model, channels: int, n_frames: int) -> None:
                          f"fixed frames axis only its own {model.profile.n_frames})") from None
 
 
-def check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames: int | None = None,
-                      block: int | None = None, mirror: int = 0) -> None:
-    """Raise UsageError for values that cannot work, naming the valid range (n_frames: the window, default the profile's)."""
-    for name, value in (("sample_rate", sample_rate), ("channels", channels), ("stride", stride), ("lookahead", lookahead)):
+def check_stream(sample_rate, channels) -> None:
+    """Raise UsageError for a host rate or channel count that cannot work, naming the valid range."""
+    for name, value in (("sample_rate", sample_rate), ("channels", channels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise UsageError(f"{name} must be an integer, got {value!r}")
     if not MIN_RATE <= sample_rate <= MAX_RATE:
         raise UsageError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
     if not 1 <= channels <= MAX_CHANNELS:
         raise UsageError(f"channels must be in 1..{MAX_CHANNELS}, got {channels}")
-    StreamConfig(int(stride), int(lookahead), block=block, mirror=mirror).check(profile, n_frames)
 
 
 class StreamSeparator:
@@ -132,46 +133,43 @@ class StreamSeparator:
     The first ``latency`` output samples are start-up silence; ``flush()``
     returns the last ``latency`` samples (and resets), so dropping the first
     ``latency`` samples of all outputs gives exactly the input's length, aligned.
-    ``kernels="numpy"`` runs the vectorised twins of the numba kernels (see
-    MaskingCore; the offline mode uses them). ``n_frames``: the model window
-    (default the profile's; offline mode passes the model's ``offline_frames``).
+    ``config``: a StreamConfig (resolved here for the model) or a CoreConfig, every setting resolved (offline
+    mode's batched, pipelined windows on the numpy kernels: engine/offline.py).
     """
 
-    def __init__(self, model, sample_rate: int, channels: int, stride: int = 4, lookahead: int = 0, *, windows_per_call: int = 1,
-                 pipelined: bool = False, synthesis: str = "hann", wiener_iterations: int = 0, kernels: str = "numba",
-                 n_frames: int | None = None, block: int | None = None, mirror: int = 0):
+    def __init__(self, model, sample_rate: int, channels: int, config: StreamConfig | CoreConfig = StreamConfig()):
         profile = model.profile
-        check_stream_args(profile, sample_rate, channels, stride, lookahead, n_frames, block, mirror)
-        if n_frames is not None and n_frames not in (profile.n_frames, getattr(model, "offline_frames", None)):
-            check_window(model, channels, n_frames)
-        self.block = None if block is None else int(block)  # blocks must hold a multiple of it (StreamConfig.block)
+        check_stream(sample_rate, channels)
+        core = config.resolve(profile) if isinstance(config, StreamConfig) else config
+        if core.n_frames not in (profile.n_frames, getattr(model, "offline_frames", None)):
+            check_window(model, channels, core.n_frames)
+        self.config = core
+        self.block = core.block  # blocks must hold a multiple of it (StreamConfig.block)
         self.model = model
         self.profile = profile
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self.stride = int(stride)
-        self.lookahead = int(lookahead)
-        self.synthesis = synthesis
-        rate = profile.sample_rate
-        if self.sample_rate == rate:
+        self.stride = core.stride
+        self.lookahead = core.lookahead
+        self.synthesis = core.synthesis
+        # the live path's core, or offline mode's (pipelined calls, Wiener filtering)
+        core_type = OfflineCore if core.pipelined or core.wiener_iterations else MaskingCore
+        if self.sample_rate == profile.sample_rate:
             self._up = self._down = None
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, pipelined=pipelined,
-                                     synthesis=synthesis, wiener_iterations=wiener_iterations, kernels=kernels, n_frames=n_frames,
-                                     block=self.block, mirror=mirror)
+            self._core = core_type(model, self.channels, core)
             align, prefill = self._core.align, self._core.holdback
         else:
-            if kernels == "numpy":
+            if core.kernels == "numpy":
                 from .npkernels import StreamResampler
             else:
                 from .resample import StreamResampler
 
-            host = self.sample_rate
+            host, rate = self.sample_rate, profile.sample_rate
             self._up = StreamResampler(host, rate, self.channels)
             self._down = StreamResampler(rate, host, self.channels)
-            align, prefill, delta = stream_delays(profile, host, self.stride, self.lookahead, synthesis, windows_per_call,
-                                                  pipelined)
-            self._core = MaskingCore(model, self.channels, self.stride, self.lookahead, windows_per_call, delta, pipelined,
-                                     synthesis, wiener_iterations, kernels, n_frames, mirror=mirror)
+            align, prefill, delta = stream_delays(profile, host, core)
+            # the block promise holds at the host rate only: resampled, the core's hold is the general one
+            self._core = core_type(model, self.channels, replace(core, block=None), delta)
         self._align = int(align)
         self._prefill = int(prefill)
         self.latency = self._align + self._prefill

@@ -35,6 +35,16 @@ import numpy as np
 WIENER_ITERATIONS = 1   # EM iterations: open-unmix's default (niter=1); not tuned on our clips
 
 
+def require() -> None:
+    """Raise MissingPackageError (exit 10) unless norbert is installed: the filter is an extra, not the runtime."""
+    try:
+        import norbert  # noqa: F401
+    except ImportError:
+        from vocalex.base.errors import MissingPackageError
+
+        raise MissingPackageError("--wiener needs the package 'norbert' (pip install 'vocalex[wiener]')") from None
+
+
 def wiener_vocals(mixture: np.ndarray, masked: np.ndarray, iterations: int = WIENER_ITERATIONS) -> np.ndarray:
     """The vocals STFT after multichannel Wiener filtering.
 
@@ -46,6 +56,7 @@ def wiener_vocals(mixture: np.ndarray, masked: np.ndarray, iterations: int = WIE
     vocals + accompaniment = input is kept by the caller, not by the filter,
     whose regularisation makes its two outputs sum to the mixture only approximately).
     """
+    require()
     import norbert
 
     if mixture.shape != masked.shape or mixture.ndim != 3:

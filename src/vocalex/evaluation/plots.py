@@ -158,18 +158,33 @@ def spectrogram_db(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarr
     return np.abs(np.fft.rfft(x[idx] * window, axis=1)).T
 
 
+MASK_FLOOR_DB = -60.0  # the mask panel draws bins where the mixture is within this of its peak
+
+
+def shown_mask(mixture_mag: np.ndarray, vocals_mag: np.ndarray, floor_db: float = MASK_FLOOR_DB) -> np.ndarray:
+    """|V| / |M| clipped to [0, 1], NaN where the mixture is more than ``floor_db`` below its peak.
+
+    Where the mixture holds (almost) nothing, the ratio of two tiny numbers is noise, not a decision of the
+    separator: drawn, it showed bright speckles above 16 kHz of songs that are silent there (issue 24)."""
+    mask = np.clip(vocals_mag / np.maximum(mixture_mag, 1e-9), 0.0, 1.0)
+    ref = max(float(mixture_mag.max()), 1e-12)
+    quiet = 20 * np.log10(np.maximum(mixture_mag / ref, 1e-12)) < floor_db
+    return np.where(quiet, np.nan, mask)
+
+
 def plot_spectrograms(mixture: np.ndarray, vocals: np.ndarray, accompaniment: np.ndarray, sample_rate: int, out,
                       title: str | None = None, max_hz: float | None = None) -> Path:
     """Four stacked panels: mixture, vocals, accompaniment spectrograms (dB) and the effective vocals mask.
 
     mixture, vocals, accompaniment: float (frames, channels) or (frames,), the
     same length; channels are averaged. The mask shown is |V| / |M| per bin
-    (clipped to [0, 1]): what the separator kept of the mixture as vocals.
+    (clipped to [0, 1]): what the separator kept of the mixture as vocals, drawn only where the mixture is
+    within 60 dB of its peak (grey elsewhere: :func:`shown_mask`).
     """
     plt = _pyplot()
     mono = [np.asarray(a, dtype=np.float64).reshape(len(a), -1).mean(axis=1) for a in (mixture, vocals, accompaniment)]
     specs = [spectrogram_db(m, n_fft=1024, hop=512) for m in mono]
-    mask = np.clip(specs[1] / np.maximum(specs[0], 1e-9), 0.0, 1.0)
+    mask = shown_mask(specs[0], specs[1])
     ref = max(float(specs[0].max()), 1e-9)
     dbs = [20 * np.log10(np.maximum(s / ref, 1e-5)) for s in specs]
     top = min(max_hz or sample_rate / 2, sample_rate / 2)
@@ -178,8 +193,12 @@ def plot_spectrograms(mixture: np.ndarray, vocals: np.ndarray, accompaniment: np
     extent = (0.0, seconds, 0.0, top / 1000.0)
     fig, axes = plt.subplots(4, 1, figsize=(9.0, 8.0), sharex=True)
     panels = [("mixture", dbs[0], "magma", (-80, 0)), ("vocals", dbs[1], "magma", (-80, 0)),
-              ("accompaniment", dbs[2], "magma", (-80, 0)), ("vocals mask |V| / |M|", mask, "viridis", (0, 1))]
+              ("accompaniment", dbs[2], "magma", (-80, 0)),
+              (f"vocals mask |V| / |M| where the mixture is within {-MASK_FLOOR_DB:.0f} dB of its peak (grey: quieter)",
+               mask, "viridis", (0, 1))]
     for ax, (name, img, cmap, (lo, hi)) in zip(axes, panels):
+        if name == panels[3][0]:
+            ax.set_facecolor("0.6")  # the NaN bins of the mask are not drawn: this grey shows through
         im = ax.imshow(img[:rows], origin="lower", aspect="auto", extent=extent, cmap=cmap, vmin=lo, vmax=hi,
                        interpolation="nearest")
         ax.set_ylabel("kHz")

@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from vocalex.engine.config import resolve_stream  # import-light: the standard library only
+
 # module level: only the standard library (the CLI's parser reads STREAM_BLOCK; numpy loads in the functions)
 DEFAULT_SONG = "demo_lets_go_fishin_30s.ogg"  # in vocalex/engine/assets
 STREAM_BLOCK = 256  # host samples per process() call, a common live buffer size
@@ -124,12 +126,11 @@ def _ms_stats(seconds_list) -> dict:
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "n": int(ms.size)}
 
 
-def latency_budget(separator, host_rate: int, channels: int, stride=None, lookahead=None, block: int = STREAM_BLOCK,
-                   synthesis: str = "low-delay") -> dict:
-    """The algorithmic latency of the stream `vocalex live` runs with this stride and lookahead, split into its
-    parts, in ms at ``host_rate``: live's low-delay synthesis and fixed device blocks of ``block`` samples
-    (StreamConfig.block, at the model's rate only), so that the total is engine.config.latency of that config,
-    the number `vocalex live` and the benchmarks print for it.
+def latency_budget(separator, host_rate: int, channels: int, config, block: int = STREAM_BLOCK) -> dict:
+    """The algorithmic latency of the stream `vocalex live` runs with ``config``'s stride and lookahead (a
+    StreamConfig), split into its parts, in ms at ``host_rate``: live's low-delay synthesis and fixed device
+    blocks of ``block`` samples (StreamConfig.block, at the model's rate only), so that the total is
+    engine.config.latency of that config, the number `vocalex live` and the benchmarks print for it.
 
     Parts: the STFT delay (one hop with low-delay synthesis, n_fft - hop with Hann), (stride - 1) hops
     waiting for the stride, lookahead hops, the hold (one hop less the blocks' granularity), and resampling =
@@ -137,14 +138,15 @@ def latency_budget(separator, host_rate: int, channels: int, stride=None, lookah
     """
     import math
 
-    from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_STRIDE, StreamConfig, latency
+    from dataclasses import replace
+
+    from vocalex.engine.config import latency
     from vocalex.engine.stft import stft_delay
 
     p = separator.profile
-    stride = DEFAULT_STRIDE if stride is None else stride
-    lookahead = DEFAULT_LOOKAHEAD if lookahead is None else lookahead
     block = block if host_rate == p.sample_rate else None
-    config = StreamConfig(stride, lookahead, synthesis, block)
+    config = replace(config, synthesis="low-delay", block=block)
+    stride, lookahead, synthesis = config.stride, config.lookahead, config.synthesis
     total = latency(p, config, host_rate)
     m = 1000.0 / p.sample_rate
     parts = {
@@ -183,10 +185,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     timed = TimedModel(loaded.model)
     separator = Separator(timed)
     profile = separator.profile
-    if lookahead is not None:  # frames, or "20ms"
-        from vocalex.engine.config import parse_lookahead
-
-        lookahead = parse_lookahead(lookahead, profile)
+    config = resolve_stream(profile, stride, lookahead)  # lookahead: frames, or "20ms"
     audio, rate = decode(song, seconds)
     channels = audio.shape[1]
     duration = len(audio) / rate
@@ -194,11 +193,10 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     # Warm-up: numba compiles the STFT kernels and ONNX Runtime plans on first use.
     warm = audio[: min(len(audio), rate)]
     separator.separate(warm, rate, mode="offline")
-    separator.separate(warm, rate, mode="stream", **_stream_kwargs(stride, lookahead))
+    separator.separate(warm, rate, config=config)
 
     # Stream mode, host-sized blocks, as a live callback would feed it.
-    kwargs = _stream_kwargs(stride, lookahead)
-    stream = separator.stream(rate, channels, **kwargs)
+    stream = separator.stream(rate, channels, config=config)
     timed.calls.clear()
     block_times = []
     t0 = time.perf_counter()
@@ -210,7 +208,7 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
     stream_calls = list(timed.calls)
     call_stats = _ms_stats(stream_calls)
 
-    budget = latency_budget(separator, host_rate or profile.sample_rate, channels, stride, lookahead)
+    budget = latency_budget(separator, host_rate or profile.sample_rate, channels, config)
     budget["compute_ms_p50"] = call_stats["p50"]
     budget["compute_ms_p99"] = call_stats["p99"]
     budget["total_ms"] = budget["algorithmic_ms"] + (call_stats["p99"] or 0.0)
@@ -254,6 +252,3 @@ def bench(song=None, model=None, provider="cpu", threads=None, stride=None, look
         **extra,
     }
 
-
-def _stream_kwargs(stride, lookahead) -> dict:
-    return {k: v for k, v in (("stride", stride), ("lookahead", lookahead)) if v is not None}

@@ -45,6 +45,7 @@ def build(name: str, force: bool = False, log=_log) -> Path:
     if path.is_file() and not force:
         return path
     try:
+        import onnx  # noqa: F401  (the conversion writes the graph; not in the runtime)
         import torch  # noqa: F401
 
         with contextlib.redirect_stdout(io.StringIO()):  # keep stdout for the command's own output

@@ -1,4 +1,4 @@
-"""Export a trained U-Net to the ONNX model contract of vocalex.engine.model.
+"""Export a trained U-Net to the ONNX model contract of vocalex.engine.contract.
 
 The export is a gate that can fail: the ONNX checker runs, then ONNX Runtime
 and PyTorch are compared on random magnitudes and on the golden input, and a
@@ -9,6 +9,7 @@ later load can be checked against it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import tempfile
@@ -18,7 +19,7 @@ import numpy as np
 
 from vocalex.base.errors import VocalexError
 from vocalex.engine.integrity import golden_path, stamp  # noqa: F401  (golden_path: export's callers name it here)
-from vocalex.engine.model import INPUT_NAME, ModelProfile
+from vocalex.engine.contract import INPUT_NAME, ModelProfile
 
 OUTPUT_NAME = "mask"
 OPSET = 17
@@ -87,81 +88,94 @@ def export_onnx(
     ExportError on mismatch; the output file is only put in place after
     verification passed.
     """
-    import onnx
-    import onnxruntime as ort
-    import torch
-
-    import copy
-
     module = copy.deepcopy(module).eval()
     path = Path(path)
     channels = module_channels(module)
     golden_in = _golden_input(profile, channels)
-    example = torch.from_numpy(golden_in[:1])
+    if check_frames and not dynamic_frames:
+        raise ValueError("check_frames needs dynamic_frames=True")
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
     os.close(fd)
     try:
-        with torch.no_grad():
-            torch.onnx.export(
-                module,
-                (example,),
-                tmp,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={name: ({0: "batch", 3: "frames"} if dynamic_frames else {0: "batch"})
-                              for name in (INPUT_NAME, OUTPUT_NAME)},
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        proto = onnx.load(tmp)
-        if fp16_weights:
-            proto = _weights_to_fp16(proto)
-        for key, value in {**(extra_metadata or {}), **profile.to_metadata()}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-        # The sha256 of the graph as saved (every weight), in the model's own metadata: checked at every load.
-        stamped = stamp(Path(tmp).read_bytes())
-        Path(tmp).write_bytes(stamped)
-
-        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        _write_graph(module, golden_in[:1], tmp, dynamic_frames, fp16_weights, {**(extra_metadata or {}), **profile.to_metadata()})
         rng = np.random.default_rng(0)
         checks = [golden_in, rng.random((3, channels, profile.n_bins, profile.n_frames), dtype=np.float32) * 4]
-        if check_frames and not dynamic_frames:
-            raise ValueError("check_frames needs dynamic_frames=True")
         checks += [rng.random((1, channels, profile.n_bins, int(f)), dtype=np.float32) * 4 for f in check_frames]
-        if fp16_weights:
-            # Compare against the torch model with the same fp16-rounded weights.
-            with torch.no_grad():
-                for p in module.parameters():
-                    p.copy_(p.half().float())
-        max_err = 0.0
-        golden_out = None
-        for x in checks:
-            with torch.no_grad():
-                ref = module(torch.from_numpy(x)).numpy()
-            got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
-            max_err = max(max_err, float(np.max(np.abs(ref - got))))
-            if golden_out is None:
-                golden_out = got
+        max_err, golden_out = _compare(module, tmp, checks, fp16_weights)
         if not np.isfinite(max_err) or max_err > tolerance:
             raise ExportError(f"ONNX Runtime disagrees with PyTorch: max abs error {max_err:.3g} > {tolerance:g}")
-        # mkstemp creates 0600; a model is meant to be read by others (installed package data): use the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        if write_golden:  # the golden pair first, so a model in place always has its pair (both atomic)
-            golden = golden_path(path)
-            golden_tmp = golden.with_name(golden.name + f".{os.getpid()}.tmp.npz")
-            np.savez_compressed(golden_tmp, input=golden_in, output=golden_out)
-            os.replace(golden_tmp, golden)
-        os.replace(tmp, path)
+        _put_in_place(tmp, path, (golden_in, golden_out) if write_golden else None)
         tmp = None
         return {"path": str(path), "max_abs_error": max_err, "bytes": path.stat().st_size}
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_graph(module, example: np.ndarray, tmp: str, dynamic_frames: bool, fp16_weights: bool, metadata: dict) -> None:
+    """torch.onnx's graph of ``module`` in ``tmp``: weights rounded to fp16 if asked, ``metadata`` added, checked,
+    and the sha256 of the graph stamped into it (checked at every load)."""
+    import onnx  # here, not at the top: the export room imports without torch and onnx until it exports
+    import torch
+
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            (torch.from_numpy(example),),
+            tmp,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={name: ({0: "batch", 3: "frames"} if dynamic_frames else {0: "batch"})
+                          for name in (INPUT_NAME, OUTPUT_NAME)},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    proto = onnx.load(tmp)
+    if fp16_weights:
+        proto = _weights_to_fp16(proto)
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    onnx.save(proto, tmp)
+    Path(tmp).write_bytes(stamp(Path(tmp).read_bytes()))
+
+
+def _compare(module, tmp: str, checks: list, fp16_weights: bool) -> tuple[float, np.ndarray]:
+    """(max abs error of ONNX Runtime against PyTorch over ``checks``, ONNX Runtime's output for the first)."""
+    import onnxruntime as ort
+    import torch
+
+    session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+    if fp16_weights:
+        # Compare against the torch model with the same fp16-rounded weights.
+        with torch.no_grad():
+            for p in module.parameters():
+                p.copy_(p.half().float())
+    max_err, golden_out = 0.0, None
+    for x in checks:
+        with torch.no_grad():
+            ref = module(torch.from_numpy(x)).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        max_err = max(max_err, float(np.max(np.abs(ref - got))))
+        if golden_out is None:
+            golden_out = got
+    return max_err, golden_out
+
+
+def _put_in_place(tmp: str, path: Path, golden: tuple | None) -> None:
+    """The verified model at ``path``, readable by others; its golden (input, output) pair first, so a model in
+    place always has its pair (both atomic)."""
+    # mkstemp creates 0600; a model is meant to be read by others (installed package data): use the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    if golden is not None:
+        target = golden_path(path)
+        golden_tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npz")
+        np.savez_compressed(golden_tmp, input=golden[0], output=golden[1])
+        os.replace(golden_tmp, target)
+    os.replace(tmp, path)
 
 
 def profile_for(profile: ModelProfile, *, model_version: str, training_data: str, licence: str,

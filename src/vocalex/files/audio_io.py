@@ -222,7 +222,7 @@ def check_can_write(paths, force: bool) -> None:
         if p.is_dir():
             raise OutputError(f"{p} exists and is a folder")
         if p.exists() and not force:
-            raise OutputError(f"{p} exists; use --force to overwrite")
+            raise OutputError(f"{p} exists; use `force` to overwrite")
 
 
 def _write_failure(path: Path, exc: BaseException, wanted: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from vocalex.base.errors import AudioInputError, UsageError, VocalexError
 from vocalex.base.suffixes import AUDIO_SUFFIXES, list_audio_files
 
-def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
+def expand_inputs(paths, on_skip=None, on_repeat=None) -> list[tuple[Path, Path]]:
     """Inputs -> [(file, output folder relative to -o)], in order; a folder becomes its audio files, sorted.
 
     A file given by itself writes to ``<name>``; a file found in a folder
@@ -29,7 +29,9 @@ def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
     even so are refused (UsageError) before any work. Files a folder holds but
     that are not audio are skipped: ``on_skip(folder, names)`` is told which.
     A folder without any audio file is an error of its own (AudioInputError),
-    since silently separating nothing would look like success.
+    since silently separating nothing would look like success. A file reached
+    twice (``album/`` and ``album/01.wav`` together) is separated once, where it
+    was first reached; ``on_repeat(file)`` is told.
     """
     jobs: list[tuple[Path, Path]] = []
     for p in map(Path, paths):
@@ -43,7 +45,20 @@ def expand_inputs(paths, on_skip=None) -> list[tuple[Path, Path]]:
             jobs.extend((f, base / f.relative_to(p).with_suffix("")) for f in found)
         else:
             jobs.append((p, Path(p.stem)))
-    return _disambiguate(jobs)
+    return _disambiguate(_once_each(jobs, on_repeat))
+
+
+def _once_each(jobs, on_repeat):
+    seen, kept = set(), []
+    for f, rel in jobs:
+        key = f.resolve()
+        if key in seen:
+            if on_repeat is not None:
+                on_repeat(f)
+            continue
+        seen.add(key)
+        kept.append((f, rel))
+    return kept
 
 
 def _disambiguate(jobs):

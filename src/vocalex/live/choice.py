@@ -25,7 +25,7 @@ from importlib import resources
 
 from vocalex.base.errors import UsageError
 from vocalex.engine.config import StreamConfig, latency
-from vocalex.engine.model import read_profile
+from vocalex.engine.contract import read_profile
 from vocalex.engine.registry import resolve_named
 from vocalex.engine.separator import Separator
 

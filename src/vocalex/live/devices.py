@@ -107,6 +107,8 @@ def portaudio(rescan_for_jack: bool = True):
     only while this process has no open stream, i.e. before the engine starts.
     """
     sd = load_sounddevice()
+    if not sd._initialized:  # terminated when a private JACK server stopped (jack_dummy): a later run starts afresh
+        sd._initialize()
     if rescan_for_jack and hostapi_index(sd, JACK_HOSTAPI_NAME) is None and jack_server_running():
         sd._terminate()
         sd._initialize()
@@ -120,6 +122,11 @@ def hostapi_index(sd, name: str) -> int | None:
     return None
 
 
+def has_output_device() -> bool:
+    """Whether PortAudio sees a device that plays: a sound card, or the ports of a running JACK server."""
+    return any(d["max_output_channels"] > 0 for d in portaudio().query_devices())
+
+
 def list_devices_text() -> str:
     """A table of the audio devices PortAudio sees, JACK's marked as preferred."""
     sd = portaudio()
@@ -127,7 +134,8 @@ def list_devices_text() -> str:
     jack_index = hostapi_index(sd, JACK_HOSTAPI_NAME)
     devices = sd.query_devices()
     if len(devices) == 0:
-        return "no audio devices found (no sound card and no JACK server running)"
+        return ("no audio devices found (no sound card and no JACK server running); without one, play a file into a "
+                "private JACK dummy server and keep the output: vocalex live --input-file SONG --start-server --record DIR")
     lines = [f"{'index':>5}  {'in':>3} {'out':>3}  {'rate':>6}  host API / name"]
     for d in devices:
         mark = "*" if d["hostapi"] == jack_index else " "
@@ -157,7 +165,8 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
     key = "max_input_channels" if kind == "input" else "max_output_channels"
     devices = [d for d in sd.query_devices() if d[key] > 0]
     if not devices:
-        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running)")
+        raise DeviceError(f"no audio {kind} device found (no sound card and no JACK server running); without one, "
+                          "--input-file SONG --record DIR plays into a private JACK dummy server (--start-server)")
     if spec is None:
         if hostapi is not None:
             default = sd.query_hostapis(hostapi)[f"default_{kind}_device"]
@@ -173,7 +182,7 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
         for d in devices:
             if d["index"] == index:
                 return d
-        raise DeviceError(f"no {kind} device with index {index}; see vocalex live --list-devices")
+        raise DeviceError(f"no {kind} device with index {index}; see `list_devices`")
     exact = [d for d in devices if d["name"].lower() == text.lower()]
     matches = exact or [d for d in devices if text.lower() in d["name"].lower()]
     if hostapi is not None and len(matches) > 1:
@@ -181,7 +190,7 @@ def find_device(sd, spec, kind: str, hostapi: int | None) -> dict:
         preferred = [d for d in matches if d["hostapi"] == hostapi]
         matches = preferred or matches
     if not matches:
-        raise DeviceError(f"no {kind} device named {text!r}; see vocalex live --list-devices")
+        raise DeviceError(f"no {kind} device named {text!r}; see `list_devices`")
     if len(matches) > 1:
         names = ", ".join(f"{d['index']}: {d['name']}" for d in matches)
         raise DeviceError(f"{kind} device name {text!r} is ambiguous ({names}); give an index")
@@ -214,7 +223,7 @@ def _check_samplerate(sd, din: dict, dout: dict, channels: int, rate: int, hosta
         choice = "that" if len(working) == 1 else "one of these"
         hint = f"it runs at {', '.join(map(str, working))} Hz: use {choice} or leave --samplerate out"
     else:
-        hint = "no common rate works either: see vocalex live --list-devices"
+        hint = "no common rate works either: see `list_devices`"
     if hostapi == JACK_HOSTAPI_NAME:
         hint += " (a JACK server runs at the one rate it was started with, jackd -r)"
     raise DeviceError(f"{where} refuses {rate} Hz ({reason}); {hint}")
@@ -246,7 +255,7 @@ def resolve_devices(input_spec=None, output_spec=None, max_channels: int = 2, sa
         rate = rate_in
     else:
         if samplerate <= 0:
-            raise UsageError(f"--samplerate must be a positive number of Hz, got {samplerate}")
+            raise UsageError(f"`samplerate` must be a positive number of Hz, got {samplerate}")
         rate = int(samplerate)
         _check_samplerate(sd, din, dout, channels, rate, hostapi)
     return DeviceChoice(

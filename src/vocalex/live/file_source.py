@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalex.base.errors import UnsupportedAudioError, VocalexError
+from vocalex.base.errors import VocalexError
 from vocalex.live.ringbuffer import SpscRing
 
 RING_SECONDS = 4.0      # decoded audio held ahead of the callback
@@ -32,12 +32,36 @@ PREFILL_SECONDS = 1.0   # decoded before the stream starts
 FEED_BLOCK = 8192       # file frames per read
 
 
+# ITU-R BS.775 5.1 -> stereo, channels in WAV / SMPTE order (L, R, C, LFE, Ls, Rs): Lo = L + 0.707 C + 0.707 Ls,
+# Ro = R + 0.707 C + 0.707 Rs, the LFE dropped; scaled by 1 / (1 + 2 * 0.707) so a full-scale input cannot clip.
+_C = 0.5 ** 0.5
+_DOWNMIX_51 = np.array([[1, 0], [0, 1], [_C, _C], [0, 0], [_C, 0], [0, _C]], np.float32) / (1 + 2 * _C)
+
+
+def channel_map(file_channels: int, device_channels: int) -> tuple[np.ndarray, str | None]:
+    """The (file_channels, device_channels) matrix that maps a file's channels to the device's, and a line saying
+    what it does where that is more than the usual (None for equal counts, mono to all, stereo to mono)."""
+    fc, dc = int(file_channels), int(device_channels)
+    if fc == dc:
+        return np.eye(fc, dtype=np.float32), None
+    if fc == 1:
+        return np.ones((1, dc), np.float32), None
+    if dc == 1:
+        note = None if fc == 2 else f"{fc} channels downmixed to the device's one (their mean)"
+        return np.full((fc, 1), 1.0 / fc, np.float32), note
+    if fc == 6 and dc == 2:
+        return _DOWNMIX_51, "6 channels (5.1, L R C LFE Ls Rs) downmixed to stereo (ITU-R BS.775, LFE dropped)"
+    return (np.full((fc, dc), 1.0 / fc, np.float32),
+            f"{fc} channels downmixed to their mean on each of the device's {dc} channels")
+
+
 class FileSource:
     """``path`` decoded to float32 (frames, ``channels``) at ``samplerate`` into a ring the callback reads.
 
     A mono file feeds every device channel; a stereo file on a mono device is
-    averaged; other counts must equal the device's. Opening checks the file
-    (AudioInputError and its kin, as ``vocalex separate`` does).
+    averaged; a 5.1 file is downmixed to stereo, any other count to its mean
+    (:func:`channel_map`; ``self.note`` says which, and is printed). Opening
+    checks the file (AudioInputError and its kin, as ``vocalex separate`` does).
     """
 
     def __init__(self, path: str | Path, samplerate: int, channels: int):
@@ -47,11 +71,11 @@ class FileSource:
         self.samplerate = int(samplerate)
         self.channels = int(channels)
         self._reader = AudioReader(self.path)
-        fc = self._reader.channels
-        if not (fc == channels or fc == 1 or (fc == 2 and channels == 1)):
-            self._reader.close()
-            raise UnsupportedAudioError(f"{self.path}: {fc} channels, but the output device plays {channels}; "
-                                        "give a mono or stereo file")
+        self._map, self.note = channel_map(self._reader.channels, self.channels)
+        if self.note is not None:
+            import sys
+
+            print(f"vocalex: {self.path.name}: {self.note}", file=sys.stderr)
         self._ring = SpscRing(int(RING_SECONDS * self.samplerate), self.channels)
         self.total: int | None = None     # device-rate frames of the whole file, once the feeder has reached its end
         self.underruns = 0                # callbacks that found the feeder behind (silence played for the gap)
@@ -104,7 +128,7 @@ class FileSource:
     def _put(self, block: np.ndarray) -> None:
         """Map channels, then write into the ring, sleeping while it is full (only this thread waits)."""
         if block.shape[1] != self.channels:
-            block = np.repeat(block, self.channels, axis=1) if block.shape[1] == 1 else block.mean(axis=1, keepdims=True)
+            block = block @ self._map
         block = np.ascontiguousarray(block, dtype=np.float32)
         ring = self._ring
         while len(block) and not self._stop:
@@ -166,6 +190,6 @@ def resolve_output_device(path: str | Path, output_spec=None, samplerate: int | 
         try:
             sd.check_output_settings(device=dout["index"], channels=channels, dtype="float32", samplerate=rate)
         except sd.PortAudioError as exc:
-            raise DeviceError(f"{dout['name']!r} refuses {rate} Hz ({exc}); leave --samplerate out") from None
+            raise DeviceError(f"{dout['name']!r} refuses {rate} Hz ({exc}); leave `samplerate` out") from None
     return DeviceChoice(input_index=None, output_index=dout["index"], input_name=f"file {Path(path).name}",
                         output_name=dout["name"], hostapi=hostapi, samplerate=rate, channels=channels)

@@ -29,7 +29,7 @@ def db_to_linear(db: float) -> float:
 def stem_gains(keep: str = "accompaniment", vocals_db: float | None = None, accompaniment_db: float | None = None) -> tuple[float, float]:
     """Linear (vocals, accompaniment) gains: ``keep`` sets 0 dB / mute, explicit dB values override it."""
     if keep not in KEEP_CHOICES:
-        raise UsageError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, got {keep!r}")
+        raise UsageError(f"`keep` must be one of {', '.join(KEEP_CHOICES)}, got {keep!r}")
     v_db = 0.0 if keep in ("vocals", "all") else -math.inf
     a_db = 0.0 if keep in ("accompaniment", "all") else -math.inf
     if vocals_db is not None:

@@ -55,7 +55,7 @@ def dummy_jack_server(samplerate: int = 44100, period: int = 256, realtime: bool
     from .devices import jack_server_running
 
     if shutil.which("jackd") is None:
-        raise DeviceError("--start-server needs jackd (Debian: apt-get install jackd2)")
+        raise DeviceError("`start_server` needs jackd (Debian: apt-get install jackd2)")
     name = f"vocalex-{os.getpid()}"
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     # jackd logs every xrun: to /dev/null, never to a pipe nobody drains

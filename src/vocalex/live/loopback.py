@@ -37,7 +37,10 @@ import numpy as np
 from vocalex.base.errors import DeviceError
 from vocalex.base.machine import machine_name
 
+from .devices import JACK_HOSTAPI_NAME, jack_server_running, resolve_devices
 from .plan import DEFAULT_MARGIN_MS
+from .realtime import LiveEngine
+from .setup import build_live_stream
 
 HARNESS_NAME = "vocalex-loopback"
 
@@ -283,7 +286,7 @@ def measure_latency(
     provider: str = "cpu",
     threads: int | None = None,
     stride: int | None = None,
-    lookahead: int | None = None,
+    lookahead: int | str | None = None,
     latency_ms: float | None = None,
     blocksize: int = 256,
     margin_ms: float = DEFAULT_MARGIN_MS,
@@ -302,39 +305,12 @@ def measure_latency(
     callback interval and compute time statistics, late blocks, xruns and the
     machine. Raises DeviceError when no JACK server runs.
     """
-    from .devices import JACK_HOSTAPI_NAME, jack_server_running, resolve_devices
-    from .realtime import LiveEngine
-    from .setup import build_live_stream
-
-    if not jack_server_running():
-        raise DeviceError("no JACK server is running; start one (jackd --sync --no-realtime -d dummy -r 44100 -p 256 &) "
-                          "or let vocalex start one: vocalex bench --live --start-server")
-    devices = resolve_devices(None, None)
-    if devices.hostapi != JACK_HOSTAPI_NAME:
-        raise DeviceError(f"PortAudio does not see the JACK server (default host API is {devices.hostapi})")
-    setup = build_live_stream(
-        devices,
-        model=model,
-        provider=provider,
-        threads=threads,
-        stride=stride,
-        lookahead=lookahead,
-        latency_ms=latency_ms,
-        blocksize=blocksize,
-        margin_ms=margin_ms,
-        separator=separator,
-        synthesis=synthesis,
-        window=window,
-        lowest=lowest,
-    )
-    engine = LiveEngine(
-        setup.stream,
-        devices,
-        blocksize=blocksize,
-        gains=(1.0, 1.0),
-        headroom=setup.plan.headroom,
-        stride_period=setup.stride_period,
-    )
+    devices = _jack_system_device()
+    setup = build_live_stream(devices, model=model, provider=provider, threads=threads, stride=stride, lookahead=lookahead,
+                              latency_ms=latency_ms, blocksize=blocksize, margin_ms=margin_ms, separator=separator,
+                              synthesis=synthesis, window=window, lowest=lowest)
+    engine = LiveEngine(setup.stream, devices, blocksize=blocksize, gains=(1.0, 1.0), headroom=setup.plan.headroom,
+                        stride_period=setup.stride_period)
     sr = devices.samplerate
     signal = noise_bursts(sr, devices.channels, seconds)
     tail = setup.plan.total + 8 * blocksize + sr // 2
@@ -346,24 +322,33 @@ def measure_latency(
             f"loopback measurement failed: the played signal did not come back (correlation {peak:.2f}, "
             f"{server_xruns} server xruns; an overloaded asynchronous server loses audio: try jackd --sync)"
         )
+    chosen = setup.choice.candidate if setup.choice is not None else None
+    return {"machine": machine_name(), "provider": provider, "samplerate": sr, "blocksize": blocksize,
+            "model": setup.separator.profile.model_version,
+            "choice": setup.choice.describe() if setup.choice is not None else None,
+            "stride": setup.plan.stride, "lookahead": setup.plan.lookahead,
+            "synthesis": chosen.synthesis if chosen is not None else synthesis,
+            "window": (chosen.window if chosen is not None else window) or setup.stream.profile.n_frames,
+            "mirror": chosen.mirror if chosen is not None else 0,
+            **_delays(engine, setup, lag, peak), **_timings(engine, setup), "server_xruns": server_xruns}
+
+
+def _jack_system_device():
+    """The JACK server's ``system`` device through PortAudio; DeviceError when no server runs or PortAudio misses it."""
+    if not jack_server_running():
+        raise DeviceError("no JACK server is running; start one (jackd --sync --no-realtime -d dummy -r 44100 -p 256 &) "
+                          "or let vocalex start one (`start_server`)")
+    devices = resolve_devices(None, None)
+    if devices.hostapi != JACK_HOSTAPI_NAME:
+        raise DeviceError(f"PortAudio does not see the JACK server (default host API is {devices.hostapi})")
+    return devices
+
+
+def _delays(engine, setup, lag: int, peak: float) -> dict:
+    """The measured delay beside the reported one and its parts."""
     report = engine.latency_report()
-    intervals = engine.callback_intervals()
-    # compute_ms_*: one worker process() call (normally one device block; the model call lands in one
-    # block of every stride, so p99 is about the model call plus the STFT work)
-    block_compute, _ = engine.compute_times()
-    ms = 1000.0 / sr
+    ms = 1000.0 / engine.samplerate
     return {
-        "machine": machine_name(),
-        "provider": provider,
-        "samplerate": sr,
-        "blocksize": blocksize,
-        "model": setup.separator.profile.model_version,
-        "choice": setup.choice.describe() if setup.choice is not None else None,
-        "stride": setup.plan.stride,
-        "lookahead": setup.plan.lookahead,
-        "synthesis": setup.choice.candidate.synthesis if setup.choice is not None else synthesis,
-        "window": (setup.choice.candidate.window if setup.choice is not None else window) or setup.stream.profile.n_frames,
-        "mirror": setup.choice.candidate.mirror if setup.choice is not None else 0,
         "measured_samples": lag,
         "measured_ms": lag * ms,
         "correlation": peak,
@@ -373,23 +358,37 @@ def measure_latency(
         "headroom_ms": report["headroom_ms"],
         "device_ms": report["device_ms"],
         "difference_ms": (lag - report["total_samples"]) * ms,
-        "block_ms": blocksize * ms,
-        "within_one_block": abs(lag - report["total_samples"]) <= blocksize,
+        "block_ms": engine.blocksize * ms,
+        "within_one_block": abs(lag - report["total_samples"]) <= engine.blocksize,
+    }
+
+
+def _timings(engine, setup) -> dict:
+    """How the run went: the model call, scheduling, calibration, callback intervals, compute per block, counters."""
+    intervals = engine.callback_intervals()
+    # compute_ms_*: one worker process() call (normally one device block; the model call lands in one
+    # block of every stride, so p99 is about the model call plus the STFT work)
+    block_compute, _ = engine.compute_times()
+    return {
         "model_call_ms": 1000 * setup.call_seconds,
         "scheduling": engine.scheduling_at_start,
         "calibration": setup.calibration.describe(),
         "calibration_block_ms_p999": 1000 * setup.calibration.p999,
-        "callback_interval_ms_p50": float(np.percentile(intervals, 50) * 1000) if len(intervals) else float("nan"),
-        "callback_interval_ms_p99": float(np.percentile(intervals, 99) * 1000) if len(intervals) else float("nan"),
-        "callback_interval_ms_max": float(intervals.max() * 1000) if len(intervals) else float("nan"),
-        "compute_ms_p50": float(np.percentile(block_compute, 50) * 1000) if len(block_compute) else float("nan"),
-        "compute_ms_p99": float(np.percentile(block_compute, 99) * 1000) if len(block_compute) else float("nan"),
+        "callback_interval_ms_p50": _ms(intervals, 50),
+        "callback_interval_ms_p99": _ms(intervals, 99),
+        "callback_interval_ms_max": _ms(intervals, 100),
+        "compute_ms_p50": _ms(block_compute, 50),
+        "compute_ms_p99": _ms(block_compute, 99),
         "late_blocks": engine.stats.late_blocks,
         "xruns": engine.stats.xruns,
         "resyncs": engine.stats.resyncs,
-        "server_xruns": server_xruns,
         "callbacks": engine.stats.callbacks,
     }
+
+
+def _ms(seconds: np.ndarray, q: float) -> float:
+    """The q-th percentile of ``seconds`` in ms (q 100: the maximum); NaN for none."""
+    return float(np.percentile(seconds, q) * 1000) if len(seconds) else float("nan")
 
 
 def format_latency(result: dict) -> str:

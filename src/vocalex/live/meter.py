@@ -41,7 +41,7 @@ class LiveMeter:
 
     In a terminal a rich Live panel redraws at ``refresh`` Hz; when stdout is
     not a terminal (pipes, logs, CI) one plain line is printed every
-    ``log_interval`` seconds, plus a final one at exit.
+    ``log_interval`` seconds, plus a final one at exit if it says something new.
     """
 
     def __init__(self, title: str = "vocalex live", file=None, log_interval: float = 1.0, refresh: float = 4.0, force_plain: bool = False):
@@ -53,6 +53,7 @@ class LiveMeter:
         self._live = None
         self._last_log = -math.inf
         self._last = None
+        self._printed = None  # the last plain line printed
 
     def __enter__(self) -> "LiveMeter":
         if not self.plain:
@@ -67,8 +68,8 @@ class LiveMeter:
         if self._live is not None:
             self._live.__exit__(*exc)
             self._live = None
-        elif self._last is not None:
-            self._print(format_line(self._last))
+        elif self._last is not None and format_line(self._last) != self._printed:
+            self._print(format_line(self._last))  # the final state, unless it is the line printed last
 
     def update(self, snap: dict) -> None:
         self._last = snap
@@ -84,23 +85,13 @@ class LiveMeter:
         """Print a log line; a reader that went away (closed pipe) silences the meter, not the audio."""
         if self.file is None:
             return
+        self._printed = line
         try:
             print(line, file=self.file, flush=True)
         except BrokenPipeError:
             silence_closed_stdout(self.file)
             self.file = None
 
-
-def silence_closed_stdout(file) -> None:
-    """Point a closed pipe's descriptor at /dev/null so later writes and the exit flush do not fail."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, file.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
     def _render(self, snap: dict | None):
         from rich.table import Table
@@ -126,3 +117,15 @@ def silence_closed_stdout(file) -> None:
         table.add_row("xruns", f"{snap['xruns']}  (resyncs {snap['resyncs']})")
         table.add_row("time", f"{snap['elapsed']:.1f} s  (Ctrl-C stops)")
         return table
+
+
+def silence_closed_stdout(file) -> None:
+    """Point a closed pipe's descriptor at /dev/null so later writes and the exit flush do not fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -61,6 +61,7 @@ MIN_AUTO_STRIDE = 4
 # the same time whatever the block size. Where stalls are rare (realtime scheduling on bare metal, a GPU)
 # --margin-ms 0 is the way to the smallest latencies (README, "20 ms where compute is nearly free").
 DEFAULT_MARGIN_MS = 10.0
+DEFAULT_BLOCKSIZE = 256  # device frames per callback (5.8 ms at 44.1 kHz)
 MAX_MARGIN_MS = 1000.0  # more would only add delay, and the rings grow with it
 # What `vocalex live` aims for when no latency, model, stride or lookahead is given (live/choice.py picks the best
 # measured quality within it): near enough for karaoke and DJ vocal removal from a playing source, where the
@@ -72,7 +73,7 @@ DEFAULT_TARGET_MS = 120.0
 def check_margin_ms(margin_ms: float) -> None:
     """UsageError unless ``margin_ms`` is a number of milliseconds in 0..MAX_MARGIN_MS."""
     if not (math.isfinite(margin_ms) and 0 <= margin_ms <= MAX_MARGIN_MS):
-        raise UsageError(f"--margin-ms must be in 0..{MAX_MARGIN_MS:g}, got {margin_ms:g}")
+        raise UsageError(f"`margin_ms` must be in 0..{MAX_MARGIN_MS:g}, got {margin_ms:g}")
 
 
 def stride_samples(stride: int, hop: int, model_rate: int, device_rate: int) -> int:

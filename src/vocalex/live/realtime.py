@@ -90,8 +90,6 @@ teardown (:func:`abandon_portaudio`; ``vocalex live`` exits with ``os._exit``).
 from __future__ import annotations
 
 import gc
-import math
-import os
 import sys
 import threading
 import time
@@ -100,16 +98,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vocalex.base.errors import DeviceError, OutputError, UsageError, VocalexError
-from vocalex.live.ringbuffer import SpscRing
 
+from .callback import STATUS_FLAGS, AudioCallback
 from .devices import (JACK_HOSTAPI_NAME, DeviceChoice, DeviceLostError, abandon_portaudio, jack_server_running, load_sounddevice,
                       open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error)
 from .recorder import LiveRecorder
-from .scheduling import enter_lowest_realtime, follow_realtime_callback, freeze_heap, leave_realtime, raise_thread_priority
+from .report import latency_report, snapshot
+from .ringbuffer import SpscRing
+from .scheduling import (describe_threads, enter_lowest_realtime, follow_realtime_callback, freeze_heap, leave_realtime,
+                         raise_thread_priority)
 from .worker import SeparationWorker
 
 LATE_FILLS = ("dry", "silence")
-STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow")
 
 
 @dataclass
@@ -157,7 +157,7 @@ class LiveEngine:
         source=None,
     ):
         if blocksize < 16:
-            raise UsageError(f"--blocksize must be at least 16 frames, got {blocksize}")
+            raise UsageError(f"`blocksize` must be at least 16 frames, got {blocksize}")
         if late_fill not in LATE_FILLS:
             raise UsageError(f"late fill must be one of {', '.join(LATE_FILLS)}, got {late_fill!r}")
         self.stream = stream
@@ -171,7 +171,6 @@ class LiveEngine:
         if self.headroom < self.blocksize:
             raise UsageError(f"compute headroom ({self.headroom}) must be at least one block ({self.blocksize})")
         self.late_fill = late_fill
-        self._late_dry = late_fill == "dry"  # a plain attribute: the callback reads it every block
         self.recorder = recorder
         self.stride_period = stride_period or self.blocksize  # device samples per model call (for the load)
         self._stream_latency = stream_latency
@@ -180,10 +179,7 @@ class LiveEngine:
         self.stall_timeout = max(2.0, 8 * self.blocksize / self.samplerate) if stall_timeout is None else float(stall_timeout)
         self.device_lost: str | None = None  # why the device stopped delivering audio (then the stream is abandoned)
         self.stats = LiveStats()
-        # A file played as the input (file_source.FileSource) instead of the device's: its callback
-        # fills this block from the source's ring, then runs the ordinary callback.
-        self.source = source
-        self._source_block = np.zeros((max(self.blocksize, 8192), self.channels), dtype=np.float32)
+        self.source = source  # a file played as the input (file_source.FileSource) instead of the device's
 
         # Positions: input n is played at output n + headroom + algorithmic (the dry fallback reads there).
         self._dry_offset = self.headroom + self.algorithmic
@@ -197,66 +193,24 @@ class LiveEngine:
         self._separation = SeparationWorker(stream, self._in_ring, self._out_ring, self._played_ring, self.stats,
                                             self.gains, recorder, self.blocksize, self.samplerate, self.resync_lag)
         self._separation.write_silence(self.headroom)  # the first H output frames are silence
-        self._callback_times = np.zeros(8192, dtype=np.float64)
-        self.late_at = np.zeros(256, dtype=np.int64)  # callback index of the first 256 late blocks
+        self._callback = AudioCallback(self._in_ring, self._out_ring, self._played_ring, self.stats, self._dry_offset,
+                                       late_fill == "dry", source, self.blocksize, self.channels)
+        self.late_at = self._callback.late_at  # callback index of the first 256 late blocks
 
         self._sd_stream = None
         self._worker_exception = None
-        self._callback_tid = None
         self._worker_tid = None
         self.worker_realtime_priority = None  # set at start where the callback runs realtime
         self.scheduling_at_start = "not started"
         self._caller_scheduling = None  # (thread id, policy, priority) to restore at stop
         self._worker = None
         self._stop = False
+        self._stop_requested = False  # set by request_stop() from another thread: run() then returns
         self._device_latency = (0, 0)
         self._switch_interval = None
-        self._started_at = None
+        self.started_at = None
 
-    # -- the audio callback (PortAudio's thread) -------------------------------------------------
-
-    def _callback(self, indata, outdata, frames, time_info, status):
-        stats = self.stats
-        self._callback_times[stats.callbacks % 8192] = time.perf_counter()
-        if self._callback_tid is None:
-            self._callback_tid = threading.get_native_id()
-        if status:
-            flags = stats.flags
-            xrun = False
-            for name in STATUS_FLAGS:
-                if getattr(status, name):
-                    flags[name] += 1
-                    xrun = True
-            if status.priming_output:
-                flags["priming_output"] += 1
-            if xrun:
-                stats.xruns += 1
-        self._in_ring.write(indata)
-        out_ring = self._out_ring
-        position = out_ring.read_count
-        ready = out_ring.write_count - position
-        if ready >= frames:
-            out_ring.copy_from(position, outdata)
-        else:
-            ready = max(ready, 0)
-            if ready:
-                out_ring.copy_from(position, outdata[:ready])
-            if self._late_dry:
-                self._in_ring.copy_from(position + ready - self._dry_offset, outdata[ready:])
-            else:
-                outdata[ready:] = 0.0
-            if stats.late_blocks < len(self.late_at):
-                self.late_at[stats.late_blocks] = stats.callbacks
-            stats.late_blocks += 1
-        out_ring.read_count = position + frames
-        self._played_ring.write(outdata)
-        stats.callbacks += 1
-
-    def _file_callback(self, outdata, frames, time_info, status):
-        """Output-only stream: the input block comes from the file source (a copy, never a wait)."""
-        block = self._source_block[:frames]
-        self.source.read_into(block)
-        self._callback(block, outdata, frames, time_info, status)
+    # -- the worker thread --------------------------------------------------------------------------
 
     def _work(self) -> None:
         """The worker thread: the separation side (live/worker.py) until stop, errors kept for stop()."""
@@ -293,7 +247,7 @@ class LiveEngine:
             with quiet_stderr():  # PortAudio prints its failed internal expressions on fd 2
                 self._sd_stream = open_stream(
                     sd, self.devices, blocksize=self.blocksize, latency=self._stream_latency,
-                    callback=self._callback if self.source is None else self._file_callback,
+                    callback=self._callback if self.source is None else self._callback.file_callback,
                 )
         except sd.PortAudioError as exc:
             raise stream_error(self.devices, what, exc) from None
@@ -316,19 +270,19 @@ class LiveEngine:
         self._stop = False
         self._worker = threading.Thread(target=self._work, name="vocalex-live-worker", daemon=True)
         self._worker.start()
-        self._started_at = time.perf_counter()
+        self.started_at = time.perf_counter()
         try:
             self._sd_stream.start()
         except sd.PortAudioError as exc:
             raise stream_error(self.devices, what.replace("open", "start", 1), exc) from None
         # The audio thread is PortAudio's; its id is known once it has called back.
         deadline = time.perf_counter() + 1.0
-        while self._callback_tid is None and time.perf_counter() < deadline:
+        while self._callback.tid is None and time.perf_counter() < deadline:
             time.sleep(0.001)
-        if self._callback_tid is not None:
-            raise_thread_priority(self._callback_tid)
+        if self._callback.tid is not None:
+            raise_thread_priority(self._callback.tid)
             if self._worker_tid is not None:
-                self.worker_realtime_priority = follow_realtime_callback(self._worker_tid, self._callback_tid)
+                self.worker_realtime_priority = follow_realtime_callback(self._worker_tid, self._callback.tid)
         if self.worker_realtime_priority is not None:
             # The GIL makes every Python thread part of the realtime path: an ordinary thread preempted by another
             # process while it holds the GIL stalls the realtime callback and worker behind it (measured: callback
@@ -339,17 +293,7 @@ class LiveEngine:
 
     def scheduling(self) -> str:
         """How the audio callback and the worker thread are scheduled, e.g. ``callback FIFO 9, worker FIFO 8``."""
-        def of(tid):
-            if tid is None:
-                return "not started"
-            try:
-                policy = os.sched_getscheduler(tid)
-                if policy in (os.SCHED_FIFO, os.SCHED_RR):
-                    return f"{'FIFO' if policy == os.SCHED_FIFO else 'RR'} {os.sched_getparam(tid).sched_priority}"
-                return f"nice {os.getpriority(os.PRIO_PROCESS, tid)}"
-            except (OSError, AttributeError):
-                return "unknown"
-        return f"callback {of(self._callback_tid)}, worker {of(self._worker_tid)}"
+        return describe_threads(callback=self._callback.tid, worker=self._worker_tid)
 
     def stop(self) -> dict | None:
         """Stop the stream, join the worker, finish the recording; returns the recorded paths.
@@ -456,7 +400,7 @@ class LiveEngine:
         interrupted = None
         try:
             end = None if duration is None else time.perf_counter() + duration
-            while end is None or time.perf_counter() < end:
+            while not self._stop_requested and (end is None or time.perf_counter() < end):
                 time.sleep(tick if end is None else max(0.0, min(tick, end - time.perf_counter())))
                 if on_tick is not None:
                     on_tick(self.snapshot())
@@ -484,13 +428,21 @@ class LiveEngine:
             raise interrupted
         return paths
 
+    def request_stop(self) -> None:
+        """Ask a run() in another thread to stop at its next tick (a controller's Stop button, a closed page)."""
+        self._stop_requested = True
+
+    def set_gains(self, vocals: float, accompaniment: float) -> None:
+        """Change the linear stem gains while running; the worker reads the pair once per block (one assignment)."""
+        self.gains = (float(vocals), float(accompaniment))
+        self._separation.gains = self.gains
+
     def _device_failure(self) -> str | None:
         """The watchdog (main thread): why the device stopped delivering audio, or None while it delivers."""
         sd = load_sounddevice()
         now = time.perf_counter()
-        n = self.stats.callbacks
-        last = self._callback_times[(n - 1) % len(self._callback_times)] if n else self._started_at
-        ran = f"after {now - self._started_at:.1f} s"
+        last = self._callback.last_time() or self.started_at
+        ran = f"after {now - self.started_at:.1f} s"
         where = f"input {self.devices.input_name!r}"
         try:
             active = self._sd_stream.active
@@ -510,63 +462,17 @@ class LiveEngine:
         return self._device_latency
 
     def latency_report(self) -> dict:
-        """The delay from input to output, by part, in frames and ms."""
-        device = sum(self._device_latency)
-        total = self.algorithmic + self.headroom + device
-        sr = self.samplerate
-        return {
-            "samplerate": sr,
-            "blocksize": self.blocksize,
-            "algorithmic_samples": self.algorithmic,
-            "headroom_samples": self.headroom,
-            "device_samples": device,
-            "device_input_samples": self._device_latency[0],
-            "device_output_samples": self._device_latency[1],
-            "total_samples": total,
-            "algorithmic_ms": 1000 * self.algorithmic / sr,
-            "headroom_ms": 1000 * self.headroom / sr,
-            "device_ms": 1000 * device / sr,
-            "total_ms": 1000 * total / sr,
-        }
+        """The delay from input to output, by part, in frames and ms (live/report.py)."""
+        return latency_report(self)
 
     def callback_intervals(self) -> np.ndarray:
         """Seconds between consecutive callbacks, float64 (n - 1,), over the last 8192 callbacks."""
-        n = self.stats.callbacks
-        times = self._callback_times
-        if n <= len(times):
-            t = times[:n]
-        else:
-            start = n % len(times)
-            t = np.concatenate([times[start:], times[:start]])
-        return np.diff(t)
+        return self._callback.intervals()
 
     def compute_times(self) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, frames) of the recent process() calls, float64 and int64 (n,)."""
         return self._separation.compute_times()
 
     def snapshot(self) -> dict:
-        """What the meter shows, read without locks (values may be one block apart)."""
-        s = self.stats
-        sr = self.samplerate
-        seconds, frames = self.compute_times()
-        recent = slice(-64, None)
-        audio = frames[recent].sum() / sr
-        load = float(seconds[recent].sum() / audio) if audio > 0 else 0.0
-        period = self.stride_period / sr
-        return {
-            "elapsed": 0.0 if self._started_at is None else time.perf_counter() - self._started_at,
-            "input_dbfs": _dbfs(s.input_peak),
-            "output_dbfs": _dbfs(s.output_peak),
-            "latency_ms": self.latency_report()["total_ms"],
-            "load": load,
-            "compute_ms_per_stride": 1000 * load * period,
-            "budget_ms_per_stride": 1000 * period,
-            "late_blocks": s.late_blocks,
-            "xruns": s.xruns,
-            "resyncs": s.resyncs,
-            "callbacks": s.callbacks,
-        }
-
-
-def _dbfs(peak: float) -> float:
-    return 20 * math.log10(peak) if peak > 1e-10 else -math.inf
+        """What the meter shows, read without locks (values may be one block apart; live/report.py)."""
+        return snapshot(self)

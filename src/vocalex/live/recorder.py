@@ -25,16 +25,16 @@ class LiveRecorder:
 
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
-            raise OutputError(f"--record {self.folder} exists and is not a folder")
+            raise OutputError(f"`record` {self.folder} exists and is not a folder")
         finals = {k: self.folder / f"{k}.wav" for k in self.KINDS}
         if not force:
             existing = [str(p) for p in finals.values() if p.exists()]
             if existing:
-                raise OutputError(f"{existing[0]} exists; pass --force to overwrite")
+                raise OutputError(f"{existing[0]} exists; pass `force` to overwrite")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create --record folder {self.folder}: {exc.strerror}") from None
+            raise OutputError(f"cannot create `record` folder {self.folder}: {exc.strerror}") from None
         self._finals = finals
         self._partials = {k: self.folder / f".{k}.wav.partial" for k in self.KINDS}
         self._files = {}

@@ -115,3 +115,18 @@ def at_realtime_priority(priority: int | None, fn, *args, **kwargs):
     if failure:
         raise failure[0]
     return result[0]
+
+
+def describe_threads(**tids) -> str:
+    """How each named thread is scheduled, e.g. ``callback FIFO 9, worker nice -10`` (None: "not started")."""
+    def of(tid):
+        if tid is None:
+            return "not started"
+        try:
+            policy = os.sched_getscheduler(tid)
+            if policy in (os.SCHED_FIFO, os.SCHED_RR):
+                return f"{'FIFO' if policy == os.SCHED_FIFO else 'RR'} {os.sched_getparam(tid).sched_priority}"
+            return f"nice {os.getpriority(os.PRIO_PROCESS, tid)}"
+        except (OSError, AttributeError):
+            return "unknown"
+    return ", ".join(f"{name} {of(tid)}" for name, tid in tids.items())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from vocalex.engine.config import stream_output_frames
-from vocalex.engine.model import ModelProfile
+from vocalex.engine.contract import ModelProfile
 
 
 def crop_samples(profile: ModelProfile) -> int:

@@ -5,7 +5,7 @@ paper's setting (Jansson et al. 2017) is 8192 Hz, n_fft 1024, hop 768: 125 ms
 of window alone, so it is not a live setting. The live profiles run at
 44.1 kHz with a short window; the model's fixed 128 frames then cover less time.
 
-There is one profile type, the engine's :class:`~vocalex.engine.model.ModelProfile`: a training profile
+There is one profile type, the engine's :class:`~vocalex.engine.contract.ModelProfile`: a training profile
 is one whose model facts (version, data, licence) are still placeholders, filled in at export
 (:func:`vocalex.export.onnx_export.profile_for`).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from vocalex.engine.model import ModelProfile
+from vocalex.engine.contract import ModelProfile
 
 
 def stft_profile(sample_rate: int, n_fft: int, hop_length: int, n_bins: int, n_frames: int = 128,
