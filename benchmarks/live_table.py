@@ -16,7 +16,7 @@ For every candidate configuration below (a named model, stride, lookahead, windo
   reports.
 
 Prints the table (markdown, for README), writes benchmarks/results/live_table.json and the figure
-benchmarks/results/sdr_vs_latency.png, and with ``--write-choices`` the chooser's table
+benchmarks/results/live_table.png (vocals SDR against planned end-to-end latency, every candidate), and with ``--write-choices`` the chooser's table
 src/vocalex/live/choices.json (SDR and call time per candidate: what `--latency-ms` picks from).
 """
 
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
               f"{r['algorithmic_ms']:.1f} + {r['headroom_ms']:.1f} + {r['device_ms']:.1f} |")
     write_json({"schema": "vocalex.live_table/1", "machine": machine, "rate": RATE, "blocksize": BLOCK,
                 "margin_ms": DEFAULT_MARGIN_MS, "rows": rows}, args.out)
-    draw(rows, Path(args.out).with_name("sdr_vs_latency.png"), describe(machine), references(scores))
+    draw(rows, Path(args.out).with_suffix(".png"), describe(machine), references(scores))
     if args.write_choices:
         choices = REPO / "src" / "vocalex" / "live" / "choices.json"
         table = {"schema": "vocalex.live_choices/1",
