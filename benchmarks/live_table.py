@@ -16,7 +16,7 @@ For every candidate configuration below (a named model, stride, lookahead, windo
   reports.
 
 Prints the table (markdown, for README), writes benchmarks/results/live_table.json and the figure
-benchmarks/results/sdr_vs_latency.png, and with ``--write-choices`` the chooser's table
+benchmarks/results/live_table.png (vocals SDR against planned end-to-end latency, every candidate), and with ``--write-choices`` the chooser's table
 src/vocalex/live/choices.json (SDR and call time per candidate: what `--latency-ms` picks from).
 """
 
@@ -32,10 +32,13 @@ from _common import REPO, RESULTS, add_data_option, model_call_ms, write_json
 RATE, BLOCK = 44100, 256
 # (model, stride, lookahead, window, synthesis, mirror): the configurations the live chooser may play. The bundled
 # default keeps stride >= 4 (live/plan.py MIN_AUTO_STRIDE: smaller strides left late blocks through JACK here);
-# hq-vocals runs stride 1 with mirrored window ends (StreamConfig.mirror, chosen on training clips).
+# hq-vocals runs stride 1, with mirrored window ends where there is lookahead (StreamConfig.mirror: on 20 training
+# clips +0.20 dB paired at lookahead 1, nothing at lookahead 0), or stride 2 where a stride-1 call is too slow here.
 CANDIDATES = [
     *[("default", 4, la, None, "low-delay", 0) for la in (0, 2)],
-    *[("hq-vocals", 1, la, 64, "low-delay", 4) for la in (0, 1, 2)],
+    ("hq-vocals", 1, 0, 64, "low-delay", 0),
+    *[("hq-vocals", 1, la, 64, "low-delay", 4) for la in (1, 2)],
+    ("hq-vocals", 2, 0, 64, "low-delay", 0),
 ]
 
 
@@ -121,7 +124,7 @@ def main(argv=None) -> int:
               f"{r['algorithmic_ms']:.1f} + {r['headroom_ms']:.1f} + {r['device_ms']:.1f} |")
     write_json({"schema": "vocalex.live_table/1", "machine": machine, "rate": RATE, "blocksize": BLOCK,
                 "margin_ms": DEFAULT_MARGIN_MS, "rows": rows}, args.out)
-    draw(rows, Path(args.out).with_name("sdr_vs_latency.png"), describe(machine), references(scores))
+    draw(rows, Path(args.out).with_suffix(".png"), describe(machine), references(scores))
     if args.write_choices:
         choices = REPO / "src" / "vocalex" / "live" / "choices.json"
         table = {"schema": "vocalex.live_choices/1",

@@ -45,8 +45,9 @@ def score(sep, clips, config: str) -> dict:
         cfg = OfflineConfig()
     else:
         stride, lookahead, window, synthesis, *mirror = config.split(":")
+        # edges "zero": a live stream starts from silence and has no end; a file's mirrored edges are not live's
         cfg = StreamConfig(int(stride), int(lookahead), synthesis, window=int(window) or None,
-                           mirror=int(mirror[0]) if mirror else 0)
+                           mirror=int(mirror[0]) if mirror else 0, edges="zero")
     per_clip = {}
     for name, rate, mix, voc in clips:
         est = sep.separate(mix, rate, config=cfg)["vocals"]
