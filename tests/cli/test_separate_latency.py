@@ -13,15 +13,18 @@ from vocalex.live.choice import table_for
 pytestmark = pytest.mark.slow  # two model loads and a live calibration
 
 
-def test_stream_mode_with_a_latency_budget_writes_the_chosen_configuration(tmp_path, capsys):
+def test_stream_mode_with_a_latency_budget_writes_the_chosen_configuration(tmp_path, capsys, monkeypatch):
     x = np.random.default_rng(0).uniform(-0.3, 0.3, (2 * 44100, 2)).astype(np.float32)
     sf.write(tmp_path / "song.wav", x, 44100, subtype="FLOAT")
-    # a generous budget: the bundled model's best measured configuration fits any machine not overloaded
+    # Which configuration a budget buys depends on this machine's timing; the test is about what is played, so
+    # a loaded CI machine must not turn the bundled model away as "not real time": any load passes here, and
+    # the budget is far above any calibration.
+    monkeypatch.setattr("vocalex.live.choice.TABLE_MAX_LOAD", float("inf"))
     assert main(["separate", str(tmp_path / "song.wav"), "-o", str(tmp_path / "out"), "--mode", "stream",
-                 "--model", "default", "--latency-ms", "1000"]) == 0
+                 "--model", "default", "--latency-ms", "10000"]) == 0
     err = capsys.readouterr().err
     best = table_for("default")[0]
-    assert f"chose {best.describe()} for 1000 ms" in err
+    assert f"chose {best.describe()} for 10000 ms" in err
     v, _ = sf.read(tmp_path / "out" / "song" / "vocals.wav", dtype="float32", always_2d=True)
     expected = Separator.load("default").separate(x, 44100, config=best.config())["vocals"]
     np.testing.assert_allclose(v, expected, atol=1e-6)
