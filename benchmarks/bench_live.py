@@ -22,7 +22,7 @@ import contextlib
 import sys
 
 def main(argv=None) -> int:
-    from vocalex.live.plan import DEFAULT_MARGIN_MS
+    from vocalex.live.defaults import DEFAULT_MARGIN_MS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="ONNX model (default: the bundled model)")

@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     from vocalex.base.machine import describe, machine_info
     from vocalex.engine import Separator
     from vocalex.engine.config import StreamConfig, latency
-    from vocalex.live.plan import DEFAULT_MARGIN_MS, calibrate, headroom_samples
+    from vocalex.live.defaults import DEFAULT_MARGIN_MS
+    from vocalex.live.plan import calibrate, headroom_samples
 
     scores = cached_scores(args.scores_from)
     clips = None

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     from vocalex.engine import Separator
     from vocalex.export.models import ensure
     from vocalex.engine.config import StreamConfig, latency
-    from vocalex.live.plan import DEFAULT_MARGIN_MS, calibrate, headroom_samples
+    from vocalex.live.defaults import DEFAULT_MARGIN_MS
+    from vocalex.live.plan import calibrate, headroom_samples
     from vocalex.evaluation.evaluate import open_eval_dataset
     from vocalex.base.machine import describe, machine_info
     from vocalex.evaluation.metrics import aggregate, sdr

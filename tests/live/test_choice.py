@@ -10,7 +10,7 @@ from vocalex.engine.config import StreamConfig, latency
 from vocalex.engine.contract import read_profile
 from vocalex.engine.registry import NAMED_MODELS, resolve_named
 from vocalex.live.choice import Candidate, TablePlanner, choose, choose_lowest, load_table, table_for
-from vocalex.live.plan import DEFAULT_MARGIN_MS
+from vocalex.live.defaults import DEFAULT_MARGIN_MS
 
 
 def _row(model, stride, lookahead, sdr, window=None, mirror=0):

@@ -21,7 +21,8 @@ from vocalex.live.realtime import LiveEngine
 from vocalex.live.gains import stem_gains
 from vocalex.live.recorder import LiveRecorder
 from vocalex.live.setup import build_live_stream
-from vocalex.live.plan import DEFAULT_MARGIN_MS, headroom_samples
+from vocalex.live.defaults import DEFAULT_MARGIN_MS
+from vocalex.live.plan import headroom_samples
 from vocalex.live.loopback import find_delay, measure_latency, noise_bursts, run_through_engine
 
 pytest_plugins = ["live_server"]  # the session fixture jack_server: a running JACK server

@@ -25,7 +25,7 @@ def _gain(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    from vocalex.live.plan import DEFAULT_BLOCKSIZE, DEFAULT_MARGIN_MS
+    from vocalex.live.defaults import DEFAULT_BLOCKSIZE, DEFAULT_MARGIN_MS
 
     p = subparsers.add_parser(
         "live",

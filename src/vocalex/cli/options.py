@@ -69,7 +69,7 @@ def latency_target(text: str):
 
 def add_latency_target(p, what: str) -> None:
     """--latency-ms: the end-to-end latency budget the measured table (live/choice.py) chooses a model within."""
-    from vocalex.live.plan import DEFAULT_TARGET_MS  # light: no numpy
+    from vocalex.live.defaults import DEFAULT_TARGET_MS  # imports nothing
 
     p.add_argument("--latency-ms", type=latency_target, metavar="MS|lowest",
                    help=f"{what}the end-to-end latency budget: plays the best measured quality (model, stride, lookahead, "

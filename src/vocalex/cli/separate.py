@@ -62,7 +62,7 @@ def _choose_like_live(args):
     from vocalex.base.errors import UsageError
     from vocalex.engine.registry import is_name
     from vocalex.live.choice import TablePlanner, choose_stream, table_for
-    from vocalex.live.plan import DEFAULT_MARGIN_MS
+    from vocalex.live.defaults import DEFAULT_MARGIN_MS
     from vocalex.live.setup import LIVE_DEFAULT_THREADS
 
     if args.mode != "stream":

@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 
 from vocalex.base.errors import ModelError, UsageError
 
-from . import session_cache
 from .background import InThread
-from .integrity import WEIGHTS_KEY, check_weights
 from .contract import INPUT_NAME, PROVIDERS, ModelProfile, contract_of, header_of, resolve_model_path, rows_for
 
 if TYPE_CHECKING:  # annotations only: `vocalex info` reads a header without numpy
@@ -176,6 +174,13 @@ def _open_session(path: Path, options, ort_provider: str, meta: dict[str, str] |
     (engine/session_cache.py: verified when written, checked when read). Otherwise the file is read once, its
     checksum verified, and the session built from the same bytes (saving the optimised graph for next time).
     """
+    # Imported here, in the thread that builds the session (Separator.load(background=True)), not at the top: the
+    # cache and the checksum bring hashlib (OpenSSL, ~2.5 ms), and at the top they put ~4 ms on the main thread's
+    # path of every `vocalex separate` (issue 23: 5 x 9 interleaved fresh processes, 52.6 -> 58.5 ms to import
+    # engine.separator), while here they overlap with reading the audio.
+    from . import session_cache
+    from .integrity import WEIGHTS_KEY
+
     if meta is None:
         meta = header_of(path)[0]
     cache = session_cache.entry_for(path, meta, ort_provider)
@@ -201,6 +206,8 @@ def _verified_session(path: Path, options, ort_provider: str, cache):
     """(session, weights sha256) from the model file itself, its checksum verified first; the optimised graph
     is saved into ``cache`` (a session_cache.CacheEntry, or None) on the way."""
     import onnxruntime as ort
+
+    from .integrity import check_weights  # in the session's thread, as _open_session's imports
 
     try:
         data = path.read_bytes()

@@ -29,7 +29,8 @@ from vocalex.engine.contract import read_profile
 from vocalex.engine.registry import resolve_named
 from vocalex.engine.separator import Separator
 
-from .plan import DEFAULT_TARGET_MS, WAKE_UP_S, LatencyPlan, calibrate, headroom_samples, stride_load, time_model_call
+from .defaults import DEFAULT_TARGET_MS
+from .plan import WAKE_UP_S, LatencyPlan, calibrate, headroom_samples, stride_load, time_model_call
 from .scheduling import at_realtime_priority
 
 TABLE_FILE = "choices.json"

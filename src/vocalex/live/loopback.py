@@ -38,7 +38,7 @@ from vocalex.base.errors import DeviceError
 from vocalex.base.machine import machine_name
 
 from .devices import JACK_HOSTAPI_NAME, jack_server_running, resolve_devices
-from .plan import DEFAULT_MARGIN_MS
+from .defaults import DEFAULT_MARGIN_MS
 from .realtime import LiveEngine
 from .setup import build_live_stream
 

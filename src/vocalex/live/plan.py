@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from vocalex.base.errors import UsageError
 
+from .defaults import MAX_MARGIN_MS
 from .scheduling import at_realtime_priority, realtime_priority
 
 # need = SAFETY * p99.9 + WAKE_UP_S: the p99.9 of a few seconds of blocks is close to their maximum, and the live
@@ -51,23 +52,6 @@ DEFAULT_MAX_LOAD = 0.35
 # two runs and stride 2 8908 and 11707, while stride 4 left none: the stride the planner chooses by itself is
 # never below this (an explicit --stride can go lower, e.g. where the model call is nearly free).
 MIN_AUTO_STRIDE = 4
-# Time added to the calibrated need, before it is rounded up to whole blocks, for what a few seconds of
-# calibration cannot see: the machine's own stalls (a VM descheduled, the audio server late). Through JACK on the
-# 2-core VMs (bench_live.py, 5 minutes, 256-sample blocks) callback intervals reached 13.7-20 ms against the
-# 5.8 ms period, and whenever the headroom came to 11.6 ms the run had late blocks (2 and 5 of 51847 with a
-# 3.1 ms p99.9 and one margin block; 66 and 24 with none), while 17.4 ms had none in four runs. A margin in
-# blocks, added after rounding, gave 11.6 or 17.4 ms depending on whether the p99.9 fell just under or over 3.2
-# ms; 10 ms added before rounding gives 17.4 ms for any p99.9 from 0.4 to 4.3 ms at 256-sample blocks, and is
-# the same time whatever the block size. Where stalls are rare (realtime scheduling on bare metal, a GPU)
-# --margin-ms 0 is the way to the smallest latencies (README, "20 ms where compute is nearly free").
-DEFAULT_MARGIN_MS = 10.0
-DEFAULT_BLOCKSIZE = 256  # device frames per callback (5.8 ms at 44.1 kHz)
-MAX_MARGIN_MS = 1000.0  # more would only add delay, and the rings grow with it
-# What `vocalex live` aims for when no latency, model, stride or lookahead is given (live/choice.py picks the best
-# measured quality within it): near enough for karaoke and DJ vocal removal from a playing source, where the
-# listener hears only the processed sound; not for a singer monitoring their own voice (10-30 ms, FIELD.md),
-# who asks for --latency-ms 50 or --latency-ms lowest.
-DEFAULT_TARGET_MS = 120.0
 
 
 def check_margin_ms(margin_ms: float) -> None:

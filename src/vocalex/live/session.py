@@ -22,7 +22,8 @@ from .gains import stem_gains
 from .jack_dummy import dummy_jack_server
 from .loopback import measure_latency
 from .meter import LiveMeter
-from .plan import DEFAULT_BLOCKSIZE, DEFAULT_MARGIN_MS, check_margin_ms
+from .defaults import DEFAULT_BLOCKSIZE, DEFAULT_MARGIN_MS
+from .plan import check_margin_ms
 from .realtime import LATE_FILLS, LiveEngine
 from .recorder import LiveRecorder
 from .setup import build_live_stream

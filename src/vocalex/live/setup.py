@@ -14,7 +14,8 @@ from vocalex.engine.stream import check_window
 
 from .choice import TablePlanner, choose_stream, table_for
 from .devices import DeviceChoice, probe_device
-from .plan import (CALIBRATION_SECONDS, DEFAULT_MARGIN_MS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
+from .defaults import DEFAULT_MARGIN_MS
+from .plan import (CALIBRATION_SECONDS, DEFAULT_MAX_LOAD, Calibration, LatencyPlan, calibrate, check_margin_ms, choose_stride,
                    headroom_samples, plan_latency, stride_load, stride_samples, time_model_call)
 from .scheduling import at_realtime_priority, freeze_heap
 
