@@ -86,28 +86,15 @@ def _choose_like_live(args):
 
 
 def run(args) -> int:
-    from vocalex.base.errors import ModelError, UsageError, VocalexError
-    from vocalex.engine.config import OfflineConfig, resolve_stream
     from vocalex.engine.separator import Separator
+    from vocalex.files.batch import expand_inputs
 
-    from vocalex.files.batch import expand_inputs, run_parallel
-    from vocalex.files.separate import separate_file
-
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.skip_existing and args.force:
-        raise UsageError("--skip-existing keeps existing outputs and --force replaces them: give one of the two")
+    _check_options(args)
     jobs = expand_inputs(args.inputs, on_skip=_say_skipped, on_repeat=_say_repeated)
     if args.skip_existing:
         jobs = _without_finished(jobs, args.out, args.fmt, quiet=args.quiet)
         if not jobs:
             return 0
-    inputs = [path for path, _ in jobs]
-    if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
-        raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
-                         "its own centred windows: add --mode stream or drop them")
-    if args.mode == "offline" and (args.low_delay or args.window is not None):
-        raise UsageError(f"{'--low-delay' if args.low_delay else '--window'} is a stream-mode option (add --mode stream)")
     model, chosen = args.model, None
     if args.latency_ms is not None:
         chosen = _choose_like_live(args)
@@ -116,43 +103,75 @@ def run(args) -> int:
     # are mostly start-up); a model that turns out corrupted stops everything at its first use, below.
     separator = Separator.load(resolve_model(model), provider=args.provider, threads=args.threads, spinning=False,
                                background=True)
+    config = _config(args, separator, chosen)
+    if args.jobs > 1 and len(jobs) > 1:
+        return _separate_in_workers(args, jobs, separator, config)
+    return _separate_here(args, jobs, separator, config)
+
+
+def _check_options(args) -> None:
+    """The option combinations refused before any file is looked at."""
+    from vocalex.base.errors import UsageError
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.skip_existing and args.force:
+        raise UsageError("--skip-existing keeps existing outputs and --force replaces them: give one of the two")
+    if args.mode == "offline" and (args.stride is not None or args.lookahead is not None):
+        raise UsageError("--stride and --lookahead choose the stream mode's latency; offline mode (the default) has "
+                         "its own centred windows: add --mode stream or drop them")
+    if args.mode == "offline" and (args.low_delay or args.window is not None):
+        raise UsageError(f"{'--low-delay' if args.low_delay else '--window'} is a stream-mode option (add --mode stream)")
+    if args.mode == "stream" and args.wiener:
+        raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
+
+
+def _config(args, separator, chosen):
+    """The StreamConfig (stream mode: given, or the table's choice) or OfflineConfig every file is separated with."""
+    from vocalex.engine.config import OfflineConfig, resolve_stream
+
     if chosen is not None:
         from dataclasses import replace
 
         # no device block: it only shortens a live stream's latency, not its output
-        config = replace(chosen.config(), edges=args.edges)
-        if args.wiener:
-            raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
-    elif args.mode == "stream":
-        config = resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
-                                args.window, edges=args.edges)
-        if args.wiener:
-            raise UsageError("--wiener is an offline-mode option; drop it or use --mode offline")
-    else:
-        if args.wiener:
-            from vocalex.engine.wiener import require
+        return replace(chosen.config(), edges=args.edges)
+    if args.mode == "stream":
+        return resolve_stream(separator.profile, args.stride, args.lookahead, "low-delay" if args.low_delay else "hann",
+                              args.window, edges=args.edges)
+    if args.wiener:
+        from vocalex.engine.wiener import require
 
-            require()  # before any file is opened
-        config = OfflineConfig(wiener=args.wiener, edges=args.edges)
+        require()  # before any file is opened
+    return OfflineConfig(wiener=args.wiener, edges=args.edges)
+
+
+def _separate_in_workers(args, jobs, separator, config) -> int:
+    """--jobs N: the files spread over N worker processes, each with its own copy of the model."""
+    from vocalex.files.batch import run_parallel
+
+    separator.model.ready()  # a corrupted model stops here, before any file
+    failures = []
+    progress = _Progress(quiet=args.quiet)
+
+    def on_result(kind, path, *payload):
+        if kind == "ok":
+            progress.done(payload[0])
+        else:
+            code, message = payload
+            progress.fail(path, message)
+            failures.append((path, code))
+
+    run_parallel(jobs, args.out, dict(config=config, fmt=args.fmt, force=args.force), jobs=min(args.jobs, len(jobs)),
+                 model=args.model, provider=args.provider, threads=args.threads, on_result=on_result)
+    return _summary(failures, [path for path, _ in jobs])
+
+
+def _separate_here(args, jobs, separator, config) -> int:
+    """The files one after another in this process; a broken model ends the run with its own exit code."""
+    from vocalex.base.errors import ModelError, VocalexError
+    from vocalex.files.separate import separate_file
 
     failures = []
-    if args.jobs > 1 and len(inputs) > 1:
-        separator.model.ready()  # each worker loads its own copy: a corrupted model stops here, before any file
-        options = dict(config=config, fmt=args.fmt, force=args.force)
-        progress = _Progress(quiet=args.quiet)
-
-        def on_result(kind, path, *payload):
-            if kind == "ok":
-                progress.done(payload[0])
-            else:
-                code, message = payload
-                progress.fail(path, message)
-                failures.append((path, code))
-
-        run_parallel(jobs, args.out, options, jobs=min(args.jobs, len(inputs)), model=args.model,
-                     provider=args.provider, threads=args.threads, on_result=on_result)
-        return _summary(failures, inputs)
-
     with _Progress(quiet=args.quiet) as progress:
         for path, name in jobs:
             task = progress.start(path)
@@ -175,7 +194,7 @@ def run(args) -> int:
             except ModelError as exc:
                 progress.fail(None, exc)
                 return exc.exit_code
-    return _summary(failures, inputs)
+    return _summary(failures, [path for path, _ in jobs])
 
 
 def _say_skipped(folder, names) -> None:
