@@ -95,9 +95,7 @@ def _run_repeats(args, results: list) -> None:
             print("  " + line.strip())
         r["load_average"] = os.getloadavg()[0]
         results.append(r)
-        print(f"[{i + 1}/{args.repeats}] {r['model']}: stride {r['stride']} lookahead {r['lookahead']} window {r['window']} "
-              f"mirror {r['mirror']} block {r['blocksize']} @ {r['samplerate']} Hz, {r['synthesis']} synthesis, "
-              f"{args.seconds:g} s of audio")
+        print(f"[{i + 1}/{args.repeats}] {r['configuration']}; {args.seconds:g} s of audio")
         print("  " + r["calibration"])
         print("  " + format_latency(r))
         print(

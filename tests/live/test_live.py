@@ -220,7 +220,7 @@ def test_cli_runs_for_a_duration_and_records_atomically(jack_server, tiny_model,
     argv = ["live", "--model", str(tiny_model), "--duration", "1", "--record", str(rec), "--keep", "vocals"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert re.search(r"stride \d+ frames, lookahead 0 frames: latency", out) and "stopped:" in out
+    assert re.search(r"latency [\d.]+ ms = algorithmic .* \[model .*, stride \d+, lookahead 0, ", out) and "stopped:" in out
     assert "calibration: " in out and "p99.9" in out
     inp, sr = sf.read(rec / "input.wav")
     outp, _ = sf.read(rec / "output.wav")

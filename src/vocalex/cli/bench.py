@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_report(results: dict) -> None:
     """Latency budget, stream and offline speed as rich tables."""
+    from rich.markup import escape
     from rich.table import Table
 
     from vocalex.evaluation.report import wide_console
@@ -100,9 +101,10 @@ def print_report(results: dict) -> None:
     console.print(f"machine: {describe(results['machine'])}", soft_wrap=True, highlight=False)
     console.print(f"song: {results['song']['path']} ({results['song']['seconds']:.1f} s)", soft_wrap=True)
 
-    blocks = f", {lat['device_block']}-sample device blocks" if lat.get("device_block") else ""
-    t = Table(title=f"latency budget of the live stream (stride {lat['stride_frames']}, lookahead {lat['lookahead_frames']}, "
-                    f"{lat.get('synthesis', 'hann')} synthesis{blocks}, host {lat['host_rate']} Hz)")
+    # one line, as `vocalex live` states it (escaped: rich would read the configuration's brackets as markup)
+    console.print(escape(f"latency budget of the live stream: algorithmic {lat['algorithmic_ms']:.1f} ms "
+                         f"[{lat['configuration']}]"), soft_wrap=True, highlight=False)
+    t = Table()
     t.add_column("part")
     t.add_column("ms", justify="right")
     rows = [

@@ -215,10 +215,30 @@ def stream_delays(profile, host_rate: int, core: CoreConfig) -> tuple[int, int, 
     return int(align), int(math.ceil(worst)) + 1, delta
 
 
-def latency(profile, config: StreamConfig, host_rate: int) -> int:
+def latency(profile, config: StreamConfig | CoreConfig, host_rate: int) -> int:
     """Algorithmic latency in host samples of the stream mode with ``config`` (what StreamSeparator.latency is)."""
-    align, prefill, _ = stream_delays(profile, int(host_rate), config.resolve(profile))
+    core = config.resolve(profile) if isinstance(config, StreamConfig) else config
+    align, prefill, _ = stream_delays(profile, int(host_rate), core)
     return align + prefill
+
+
+def describe_stream(config: StreamConfig | CoreConfig, model: str, host_rate: int) -> str:
+    """The configuration a stated latency belongs to, in the words every command prints it with (issue 24: one
+    latency vocabulary), e.g. ``model 0.3.1-live1024-11k-stereo-cpu, stride 4, lookahead 0, low-delay synthesis,
+    128-frame windows, 44100 Hz in blocks of 256``. It names everything :func:`latency` depends on (the model's
+    profile by its version, stride, lookahead, synthesis, host rate, the device block where it shortens the hold)
+    and what else tells two configurations apart (the window, mirrored frames).
+
+    ``config``: a StreamConfig (its window None: the model's own, written "model's windows") or a stream's
+    resolved CoreConfig.
+    """
+    window = config.window if isinstance(config, StreamConfig) else config.n_frames
+    parts = [f"model {model}", f"stride {config.stride}", f"lookahead {config.lookahead}", f"{config.synthesis} synthesis",
+             "model's windows" if window is None else f"{window}-frame windows"]
+    if config.mirror:
+        parts.append(f"{config.mirror} mirrored")
+    parts.append(f"{int(host_rate)} Hz" + (f" in blocks of {config.block}" if config.block else ""))
+    return ", ".join(parts)
 
 
 def lookahead_frames(ms: float, profile) -> int:

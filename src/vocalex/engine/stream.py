@@ -40,7 +40,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .config import CoreConfig, StreamConfig, stream_delays
+from .config import CoreConfig, StreamConfig, describe_stream, stream_delays
 from .core import MaskingCore
 from .offline_core import OfflineCore
 from vocalex.base.errors import UsageError
@@ -178,6 +178,10 @@ class StreamSeparator:
         self._vocals = SampleFifo(self.channels, 2 * self.latency + 8192)
         self._dry = SampleFifo(self.channels, 2 * self.latency + 8192)
         self.reset()
+
+    def describe(self) -> str:
+        """This stream's configuration in the words every latency statement names it with (engine.config.describe_stream)."""
+        return describe_stream(self.config, self.profile.model_version, self.sample_rate)
 
     @property
     def model_latency(self) -> int:

@@ -140,7 +140,7 @@ def latency_budget(separator, host_rate: int, channels: int, config, block: int 
 
     from dataclasses import replace
 
-    from vocalex.engine.config import latency
+    from vocalex.engine.config import describe_stream, latency
     from vocalex.engine.stft import stft_delay
 
     p = separator.profile
@@ -166,6 +166,7 @@ def latency_budget(separator, host_rate: int, channels: int, config, block: int 
         "lookahead_frames": lookahead,
         "synthesis": synthesis,
         "device_block": block,
+        "configuration": describe_stream(config.resolve(p), p.model_version, host_rate),
         "call_period_ms": stride * p.hop_length * m,
         **parts,
         "algorithmic_samples": int(total),

@@ -14,7 +14,6 @@ import time
 import threading
 from dataclasses import dataclass
 
-import numpy as np
 
 from .scheduling import realtime_priority
 from vocalex.base.errors import DeviceError, UsageError
@@ -320,7 +319,7 @@ def probe_device(devices: DeviceChoice, blocksize: int, latency="low") -> tuple[
         raise stream_error(devices, f"open {devices.input_name!r} -> {devices.output_name!r} at {devices.samplerate} Hz", exc) from None
     priority = None
     try:
-        frames = round(sum(np.atleast_1d(probe.latency)) * devices.samplerate)
+        frames = sum(stream_latency_frames(sd, probe, devices, latency))
         try:
             probe.start()
             deadline = time.perf_counter() + 0.5
@@ -334,6 +333,25 @@ def probe_device(devices: DeviceChoice, blocksize: int, latency="low") -> tuple[
         return frames, priority
     finally:
         probe.close()
+
+
+def stream_latency_frames(sd, stream, devices: DeviceChoice, latency="low") -> tuple[int, int]:
+    """(input, output) buffering of an open stream in frames, as PortAudio reports it; (0, output) for an
+    output-only stream (a file as the input).
+
+    PortAudio's JACK host API reports 0 for an output-only stream's latency while a duplex stream on the same
+    device reports the port's playback latency (measured on a JACK dummy server at -p 256: duplex (0.0, 5.8 ms),
+    output-only 0.0): the sound goes through the same output ports, so where an output-only stream reports less
+    than the device's own default output latency for the ``latency`` asked ("low"/"high"; a number of seconds
+    is taken as given), the device's is what the output adds.
+    """
+    if devices.input_index is not None:
+        lin, lout = stream.latency
+    else:
+        lin, lout = 0.0, float(stream.latency)
+        if isinstance(latency, str):
+            lout = max(lout, float(sd.query_devices(devices.output_index)[f"default_{latency}_output_latency"]))
+    return round(lin * devices.samplerate), round(lout * devices.samplerate)
 
 
 def open_stream(sd, devices: DeviceChoice, **kw):

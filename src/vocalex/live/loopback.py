@@ -292,7 +292,7 @@ def measure_latency(
     margin_ms: float = DEFAULT_MARGIN_MS,
     seconds: float = 2.0,
     separator=None,
-    synthesis: str = "hann",
+    synthesis: str = "low-delay",
     window: int | None = None,
     lowest: bool = False,
 ) -> dict:
@@ -330,6 +330,7 @@ def measure_latency(
             "synthesis": chosen.synthesis if chosen is not None else synthesis,
             "window": (chosen.window if chosen is not None else window) or setup.stream.profile.n_frames,
             "mirror": chosen.mirror if chosen is not None else 0,
+            "configuration": setup.stream.describe(),
             **_delays(engine, setup, lag, peak), **_timings(engine, setup), "server_xruns": server_xruns}
 
 
@@ -398,4 +399,5 @@ def format_latency(result: dict) -> str:
         f" + compute headroom {result['headroom_ms']:.1f} ms + device buffers {result['device_ms']:.1f} ms"
         f" {'+' if result['difference_ms'] >= 0 else '-'} {abs(result['difference_ms']):.1f} ms unexplained"
         f" (reported {result['reported_ms']:.1f} ms; one block = {result['block_ms']:.1f} ms)"
+        f" [{result['configuration']}]"
     )

@@ -176,11 +176,14 @@ class LatencyPlan:
     def ms(self, samples: int) -> float:
         return 1000.0 * samples / self.samplerate
 
-    def describe(self) -> str:
+    def describe(self, configuration: str | None = None) -> str:
+        """The plan line: the total and its parts, then the configuration they belong to (a stream's describe(),
+        engine.config.describe_stream), or its stride and lookahead where none is given."""
+        named = configuration or f"stride {self.stride}, lookahead {self.lookahead}"
         return (
-            f"stride {self.stride} frames, lookahead {self.lookahead} frames: latency {self.ms(self.total):.1f} ms = "
-            f"algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom {self.ms(self.headroom):.1f} ms + "
-            f"device buffers {self.ms(self.device):.1f} ms (model load {100 * self.load:.0f}%)"
+            f"latency {self.ms(self.total):.1f} ms = algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom "
+            f"{self.ms(self.headroom):.1f} ms + device buffers {self.ms(self.device):.1f} ms [{named}] "
+            f"(model load {100 * self.load:.0f}%)"
         )
 
 

@@ -101,7 +101,7 @@ from vocalex.base.errors import DeviceError, OutputError, UsageError, VocalexErr
 
 from .callback import STATUS_FLAGS, AudioCallback
 from .devices import (JACK_HOSTAPI_NAME, DeviceChoice, DeviceLostError, abandon_portaudio, jack_server_running, load_sounddevice,
-                      open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error)
+                      open_stream, portaudio_lost_its_jack_server, quiet_stderr, stream_error, stream_latency_frames)
 from .recorder import LiveRecorder
 from .report import latency_report, snapshot
 from .ringbuffer import SpscRing
@@ -251,12 +251,9 @@ class LiveEngine:
                 )
         except sd.PortAudioError as exc:
             raise stream_error(self.devices, what, exc) from None
-        if self.source is None:
-            lin, lout = self._sd_stream.latency
-        else:
-            lin, lout = 0.0, self._sd_stream.latency
+        self._device_latency = stream_latency_frames(sd, self._sd_stream, self.devices, self._stream_latency)
+        if self.source is not None:
             self.source.start()  # the feeder decodes ahead before the first callback
-        self._device_latency = (round(lin * self.samplerate), round(lout * self.samplerate))
         # The callback thread needs the GIL every block; a Python thread holding it (meter rendering,
         # worker bookkeeping) hands it over only every switch interval (5 ms by default, about one
         # 256-frame block), so shorten it while live.

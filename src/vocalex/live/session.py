@@ -151,7 +151,7 @@ def _assemble(options: LiveOptions, say) -> LiveEngine:
     for line in setup.choice.describe() if setup.choice is not None else ():
         say(line)
     say(setup.calibration.describe())
-    say(setup.plan.describe())
+    say(setup.describe())
     say(f"hearing: vocals {_gain_text(gains[0])}, accompaniment {_gain_text(gains[1])}; late blocks play {options.on_late}")
     return engine
 

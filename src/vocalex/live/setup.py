@@ -34,6 +34,11 @@ class LiveSetup:
     calibration: Calibration  # per-block processing times the headroom was planned from
     choice: object = None     # live.choice.Chosen when the model and configuration came from the measured table
 
+    def describe(self) -> str:
+        """The plan line `vocalex live` (and the studio) prints: the planned latency by part, naming the stream's
+        configuration."""
+        return self.plan.describe(self.stream.describe())
+
 
 def build_live_stream(
     devices: DeviceChoice,
@@ -48,7 +53,7 @@ def build_live_stream(
     separator=None,
     max_load: float = DEFAULT_MAX_LOAD,
     calibration_seconds: float = CALIBRATION_SECONDS,
-    synthesis: str = "hann",
+    synthesis: str = "low-delay",
     window: int | None = None,
     lowest: bool = False,
 ) -> LiveSetup:

@@ -233,7 +233,7 @@ class LiveRun:
                 source.stop()
             raise
         self.planned_ms = setup.plan.ms(setup.plan.total)
-        self.describe = [setup.calibration.describe(), setup.plan.describe()]
+        self.describe = [setup.calibration.describe(), setup.describe()]
         if self._stop.is_set():
             raise _Stopped
         self.engine = engine
