@@ -48,6 +48,18 @@ def test_ring_reads_silence_before_the_start_and_detects_a_lap():
 # -- gains and the latency plan ---------------------------------------------------------------
 
 
+def test_ring_read_or_silence_takes_what_is_there_and_zeroes_the_rest():
+    ring = SpscRing(8, 2)
+    out = np.full((4, 2), 7.0, np.float32)
+    assert ring.read_or_silence(out) == 0 and not out.any() and ring.read_count == 0
+    ring.write(np.arange(6, dtype=np.float32).reshape(3, 2))
+    out[:] = 7.0
+    assert ring.read_or_silence(out) == 3 and ring.read_count == 3
+    np.testing.assert_array_equal(out, [[0, 1], [2, 3], [4, 5], [0, 0]])
+    ring.write(np.ones((5, 2), np.float32))
+    assert ring.read_or_silence(out) == 4 and ring.read_count == 7 and (out == 1).all()
+
+
 def test_stem_gains_follow_keep_and_explicit_db():
     assert stem_gains("accompaniment") == (0.0, 1.0)
     assert stem_gains("vocals") == (1.0, 0.0)

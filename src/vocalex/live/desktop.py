@@ -159,13 +159,7 @@ class DesktopSource:
             skip = backlog - int(SKIP_TO_SECONDS * self.samplerate)
             ring.read_count += skip
             self.skipped += skip
-        n = min(ring.write_count - ring.read_count, out.shape[0])
-        if n > 0:
-            ring.read(out[:n])
-        else:
-            n = 0
-        if n < out.shape[0]:
-            out[n:] = 0.0
+        if ring.read_or_silence(out) < out.shape[0]:
             self.underruns += 1
 
     def played_out(self, output_position: int, delay: int) -> bool:

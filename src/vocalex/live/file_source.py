@@ -152,14 +152,8 @@ class FileSource:
 
     def read_into(self, out: np.ndarray) -> None:
         """Fill out (frames, channels) with the next frames; silence where none are decoded. Never waits."""
-        ring = self._ring
-        n = min(ring.write_count - ring.read_count, out.shape[0])
-        if n > 0:
-            ring.read(out[:n])
-        else:
-            n = 0
+        n = self._ring.read_or_silence(out)
         if n < out.shape[0]:
-            out[n:] = 0.0
             if self.total is None:  # the feeder is behind: the file resumes later (after its end, silence is due)
                 self.underruns += 1
                 self.gap_frames += out.shape[0] - n

@@ -99,6 +99,16 @@ class SpscRing:
         self.read_count = position + out.shape[0]
         return position
 
+    def read_or_silence(self, out: np.ndarray) -> int:
+        """Consume what is there, up to len(out) frames, into out and zero the rest (an audio callback's read:
+        it never waits); returns the frames read."""
+        n = max(0, min(self.write_count - self.read_count, out.shape[0]))
+        if n:
+            self.read(out[:n])
+        if n < out.shape[0]:
+            out[n:] = 0.0
+        return n
+
     def lapped(self, position: int) -> bool:
         """Whether frame ``position`` has been overwritten by the producer (the reader fell a lap behind)."""
         return self.write_count - position > self.capacity
