@@ -54,6 +54,7 @@ def test_wiener_without_norbert_names_the_extra_and_writes_nothing(tmp_path):
     proc = _vocalex_without(("norbert", "scipy"), "separate", str(DEMO), "--wiener", "-o", str(tmp_path / "out"))
     assert proc.returncode == 10, proc.stderr
     assert "vocalex[wiener]" in proc.stderr and "Traceback" not in proc.stderr
+    assert "error: --wiener needs the package 'norbert'" in proc.stderr  # the library's `wiener`, as the CLI's flag
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.wav"))
 
 

@@ -42,7 +42,7 @@ def require() -> None:
     except ImportError:
         from vocalex.base.errors import MissingPackageError
 
-        raise MissingPackageError("--wiener needs the package 'norbert' (pip install 'vocalex[wiener]')") from None
+        raise MissingPackageError("`wiener` needs the package 'norbert' (pip install 'vocalex[wiener]')") from None
 
 
 def wiener_vocals(mixture: np.ndarray, masked: np.ndarray, iterations: int = WIENER_ITERATIONS) -> np.ndarray:
