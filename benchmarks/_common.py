@@ -1,5 +1,5 @@
 """What the benchmark scripts (benchmarks/*.py) and the studies (benchmarks/studies/*.py) share: where things
-are, the data option, JSON results, naming the machine, timing one model call, memory.
+are, the data option, JSON results, naming the machine, timing one model call or one process, memory.
 
 Run every script from the repository root, e.g. ``python3 benchmarks/eval_musdb.py``. Results land in
 benchmarks/results/ (what README.md cites) or benchmarks/studies/results/ (a study's own record).
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +49,16 @@ def machine() -> str:
     from vocalex.base.machine import describe, machine_info
 
     return describe(machine_info())
+
+
+def process_seconds(cmd, env=None) -> float:
+    """Wall seconds of one fresh process, start to exit; it must succeed (else the script stops, showing its stderr)."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stderr[-2000:]}")
+    return elapsed
 
 
 def rss_mib() -> float:

@@ -19,10 +19,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, RESULTS, add_data_option, machine, write_json
+from _common import REPO, RESULTS, add_data_option, machine, process_seconds, write_json
 
 
 def make_songs(data: Path, folder: Path, songs: int, per_song: int) -> float:
@@ -47,15 +46,6 @@ def make_songs(data: Path, folder: Path, songs: int, per_song: int) -> float:
         sf.write(folder / f"song{s:02d}.wav", song, rate, subtype="FLOAT")
         total += len(song) / rate
     return total
-
-
-def timed(cmd, env) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stderr[-2000:]}")
-    return elapsed
 
 
 def same_stems(a: Path, b: Path) -> bool:
@@ -94,12 +84,12 @@ def main() -> None:
         }
         rows = {}
         for name, cmd in runs.items():
-            wall = timed([str(c) for c in cmd], env)
+            wall = process_seconds([str(c) for c in cmd], env)
             rows[name] = {"wall_s": round(wall, 2), "files_per_min": round(args.songs / wall * 60, 2),
                           "realtime_factor": round(audio / wall, 2)}
             print(f"{name:40s} {wall:7.1f} s  {rows[name]['files_per_min']:6.1f} files/min  "
                   f"{rows[name]['realtime_factor']:5.1f}x real time")
-        bare = timed([sys.executable, "-c", "import logging, ray; ray.init(num_cpus=%d, include_dashboard=False, "
+        bare = process_seconds([sys.executable, "-c", "import logging, ray; ray.init(num_cpus=%d, include_dashboard=False, "
                       "logging_level=logging.WARNING); ray.shutdown()" % args.workers], env)
         local, ray_run = rows.values()
         identical = same_stems(tmp / "local" / "songs", tmp / "ray" / "songs")

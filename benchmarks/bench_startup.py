@@ -35,28 +35,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, RESULTS, add_data_option, write_json
+from _common import REPO, RESULTS, add_data_option, process_seconds, write_json
 
 MODULES = ("numpy", "soundfile", "onnxruntime", "onnx", "numba", "rocket_fft", "vocalex.cli.main",
            "vocalex.engine.separator", "vocalex.engine.stream")
 PEER_DIR = REPO / ".cache" / "spleeter-onnx"
 
 
-def wall(cmd, env=None) -> float:
-    """Seconds of one fresh process, start to exit; it must succeed."""
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{proc.stderr[-2000:]}")
-    return elapsed
-
-
 def median_wall(cmd, repeat) -> float:
-    return statistics.median(wall(cmd) for _ in range(repeat))
+    return statistics.median(process_seconds(cmd) for _ in range(repeat))
 
 
 def import_seconds(module: str, repeat: int) -> float:
@@ -152,13 +141,13 @@ def main(argv=None) -> int:
             "vocalex separate --mode stream (1 clip)": vocalex + ["separate", str(clips[0]), "-o", str(out), "--force", "-q",
                                                                   "--mode", "stream"],
         }
-        wall(commands["vocalex separate --mode stream (1 clip)"])  # numba's cache filled, if this is the first run
+        process_seconds(commands["vocalex separate --mode stream (1 clip)"])  # numba's cache filled, if this is the first run
         result["command_s"] = {name: median_wall(cmd, args.repeat) for name, cmd in commands.items()}
         # A first run after install: no optimised graph cached yet, so it builds the session from the model
         # file and saves the graph (engine/session_cache.py); every run after it, as in part 4, reads it.
         first_run = commands["vocalex separate (offline, 1 clip)"]
         result["command_s"]["vocalex separate, empty session cache"] = statistics.median(
-            wall(first_run, env={**os.environ, "VOCALEX_SESSION_CACHE": str(tmp / f"empty-cache-{i}")})
+            process_seconds(first_run, env={**os.environ, "VOCALEX_SESSION_CACHE": str(tmp / f"empty-cache-{i}")})
             for i in range(args.repeat))
         for name, s in result["command_s"].items():
             print(f"   {name:42s} {s:7.3f}")
@@ -173,13 +162,13 @@ def main(argv=None) -> int:
 
             export_models(PEER_DIR)
             peer = [sys.executable, "-m", "vocalex.evaluation.spleeter_onnx", str(PEER_DIR)]
-            wall(peer + [str(clips[0]), str(tmp / "peer-warm")])  # first read of its 78 MB from disk, not counted
+            process_seconds(peer + [str(clips[0]), str(tmp / "peer-warm")])  # first read of its 78 MB from disk, not counted
             print(f"\n4. one process per file, {len(clips)} clips of {result['clip_seconds']:.1f} s, interleaved (s)")
             rows = []
             for i, clip in enumerate(clips):
                 runs = {
-                    "vocalex": lambda: wall(vocalex + ["separate", str(clip), "-o", str(out), "--force", "-q"]),
-                    "peer": lambda: wall(peer + [str(clip), str(tmp / "peer" / clip.stem)]),
+                    "vocalex": lambda: process_seconds(vocalex + ["separate", str(clip), "-o", str(out), "--force", "-q"]),
+                    "peer": lambda: process_seconds(peer + [str(clip), str(tmp / "peer" / clip.stem)]),
                 }
                 order = ("vocalex", "peer") if i % 2 == 0 else ("peer", "vocalex")
                 row = {"clip": clip.name, **{name: runs[name]() for name in order}}
