@@ -176,13 +176,12 @@ class LatencyPlan:
     def ms(self, samples: int) -> float:
         return 1000.0 * samples / self.samplerate
 
-    def describe(self, configuration: str | None = None) -> str:
+    def describe(self, configuration: str) -> str:
         """The plan line: the total and its parts, then the configuration they belong to (a stream's describe(),
-        engine.config.describe_stream), or its stride and lookahead where none is given."""
-        named = configuration or f"stride {self.stride}, lookahead {self.lookahead}"
+        engine.config.describe_stream)."""
         return (
             f"latency {self.ms(self.total):.1f} ms = algorithmic {self.ms(self.algorithmic):.1f} ms + compute headroom "
-            f"{self.ms(self.headroom):.1f} ms + device buffers {self.ms(self.device):.1f} ms [{named}] "
+            f"{self.ms(self.headroom):.1f} ms + device buffers {self.ms(self.device):.1f} ms [{configuration}] "
             f"(model load {100 * self.load:.0f}%)"
         )
 
