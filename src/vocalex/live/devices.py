@@ -14,7 +14,6 @@ import time
 import threading
 from dataclasses import dataclass
 
-
 from .scheduling import realtime_priority
 from vocalex.base.errors import DeviceError, UsageError
 
